@@ -1,0 +1,57 @@
+//===- Pipeline.cpp - the compile pipeline --------------------------------===//
+#include "ingot/Pipeline/Pipeline.h"
+#include "ingot/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mlir::ingot::buildCompilePipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  OpPassManager &fpm = pm.nest<func::FuncOp>();
+  fpm.addPass(mlir::ingot::createShapeInference());
+  fpm.addPass(createCanonicalizerPass());
+#ifdef INGOT_HAVE_BACKEND_PASSES
+  if (opts.fuse) {
+    fpm.addPass(mlir::ingot::createFuse());
+    fpm.addPass(createCanonicalizerPass());
+  }
+  mlir::ingot::PlanMemoryOptions mem;
+  mem.maxTokens = opts.maxTokens;
+  mem.maxSeqs = opts.maxSeqs;
+  mem.printReport = opts.printMemoryReport;
+  fpm.addPass(mlir::ingot::createPlanMemory(mem));
+  fpm.addPass(mlir::ingot::createLowerToPlan());
+#endif
+}
+
+namespace {
+struct CompilePipelineOptions
+    : public PassPipelineOptions<CompilePipelineOptions> {
+  Option<int64_t> maxTokens{*this, "max-tokens",
+                            llvm::cl::desc("Worst-case tokens per step"),
+                            llvm::cl::init(512)};
+  Option<int64_t> maxSeqs{*this, "max-seqs",
+                          llvm::cl::desc("Worst-case sequences per step"),
+                          llvm::cl::init(64)};
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run fusion"),
+                    llvm::cl::init(true)};
+};
+} // namespace
+
+void mlir::ingot::registerPipelines() {
+  PassPipelineRegistration<CompilePipelineOptions>(
+      "ingot-compile",
+      "The ingotc pipeline: shape inference, canonicalization, fusion, "
+      "memory planning and lowering to plan steps",
+      [](OpPassManager &pm, const CompilePipelineOptions &o) {
+        PipelineOptions opts;
+        opts.maxTokens = o.maxTokens;
+        opts.maxSeqs = o.maxSeqs;
+        opts.fuse = o.fuse;
+        buildCompilePipeline(pm, opts);
+      });
+}

@@ -1,0 +1,51 @@
+// The paged KV cache storage: per layer, K and V in blocks of `blockSize`
+// tokens, laid out [num_blocks][block_size][num_kv_heads][head_dim] (fp32 on
+// the CPU backend). Which blocks a sequence owns is decided by the caller
+// (a block table per sequence); issue 3's block manager takes that over.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ingot {
+
+struct KvLayerShape {
+  int numKvHeads = 0;
+  int headDim = 0;
+};
+
+class KvCache {
+public:
+  KvCache(std::vector<KvLayerShape> layers, int blockSize, int64_t numBlocks);
+  int blockSize() const { return blockSize_; }
+  int64_t numBlocks() const { return numBlocks_; }
+  int numLayers() const { return int(layers_.size()); }
+  const KvLayerShape &layer(int l) const { return layers_[l]; }
+  // Start of the K (or V) row for `slot` = block * blockSize + offset.
+  float *key(int layer, int64_t slot);
+  float *value(int layer, int64_t slot);
+  size_t bytes() const;
+
+private:
+  std::vector<KvLayerShape> layers_;
+  int blockSize_;
+  int64_t numBlocks_;
+  std::vector<std::vector<float>> k_, v_;
+};
+
+// Per-step batch metadata: the one attention op reads it for mixed batches of
+// prefill chunks and decodes (see shared design note 2).
+struct SeqStep {
+  int32_t queryStart = 0;   // first row of this sequence in the step's tokens
+  int32_t queryLen = 0;     // new tokens this step
+  int32_t contextLen = 0;   // tokens in the cache after this step (incl. new)
+  std::vector<int32_t> blockTable; // physical blocks, in logical order
+};
+
+struct BatchMeta {
+  std::vector<SeqStep> seqs;
+  std::vector<int64_t> slotMapping; // per token: cache slot for its new K/V
+  int32_t numTokens() const;
+};
+
+} // namespace ingot

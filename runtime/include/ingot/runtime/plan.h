@@ -1,0 +1,72 @@
+// Reading and writing plan files (see runtime/schema/*.fbs and
+// docs/plan-format.md). A PlanFile is mmapped; the program and, when embedded,
+// the weights are used in place.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ingot {
+namespace plan {
+struct Plan;
+struct FileHeader;
+} // namespace plan
+
+constexpr uint32_t kPlanFormatVersion = 1;   // container layout
+constexpr uint32_t kPlanSchemaVersion = 1;   // plan.fbs
+constexpr int64_t kDimTokens = -1;           // T: tokens in the step
+constexpr int64_t kDimSeqs = -2;             // S: sequences in the step
+constexpr size_t kWeightAlignment = 4096;
+
+struct PlanLoadOptions {
+  bool verifyWeights = true;         // checksum the weights section too
+  std::string expectTarget;          // refuse another target when non-empty
+};
+
+class PlanFile {
+public:
+  // Maps and validates `path`: identifier, versions, section bounds and
+  // checksums, FlatBuffer verification. Throws ingot::Error naming the problem.
+  static std::unique_ptr<PlanFile> open(const std::string &path,
+                                        const PlanLoadOptions &opts = {});
+  ~PlanFile();
+
+  const plan::Plan &program() const { return *program_; }
+  const plan::FileHeader &header() const { return *header_; }
+  const std::string &path() const { return path_; }
+  const std::string &target() const { return target_; }
+  // The embedded weights section, or nullptr/0 when the plan is external.
+  const uint8_t *weightsData() const { return weights_; }
+  uint64_t weightsSize() const { return weightsSize_; }
+  uint64_t fileSize() const { return size_; }
+
+private:
+  PlanFile() = default;
+  std::string path_, target_;
+  void *map_ = nullptr;
+  uint64_t size_ = 0;
+  const plan::FileHeader *header_ = nullptr;
+  const plan::Plan *program_ = nullptr;
+  const uint8_t *weights_ = nullptr;
+  uint64_t weightsSize_ = 0;
+};
+
+// Writes a plan file: the program FlatBuffer and an optional weights blob whose
+// internal offsets the caller already chose (each aligned to kWeightAlignment).
+// `writeWeights` streams the weights section into the file so large models
+// need not sit in memory twice; it must write exactly `weightsSize` bytes.
+struct PlanWriteRequest {
+  std::string target = "cpu";
+  std::string producer;
+  const uint8_t *program = nullptr;
+  size_t programSize = 0;
+  uint64_t weightsSize = 0;
+  // Called with a sink; the sink takes (data, size) chunks in order.
+  std::function<void(const std::function<void(const void *, size_t)> &)>
+      writeWeights;
+};
+void writePlanFile(const std::string &path, const PlanWriteRequest &req);
+
+} // namespace ingot
