@@ -1,0 +1,49 @@
+//===- PlanEmitter.h - write a lowered module as a plan file ----*- C++ -*-===//
+//
+// Input: a module after `ingot-lower-to-plan` (ingot.weight_decl symbols and a
+// func @forward of ingot.step / ingot.weight ops). Output: a plan file in the
+// runtime's schema (runtime/schema/*.fbs). Weights are embedded by running
+// the runtime's own weight transforms, or left external (bound at load).
+//
+//===----------------------------------------------------------------------===//
+#ifndef INGOT_TARGET_PLAN_PLANEMITTER_H
+#define INGOT_TARGET_PLAN_PLANEMITTER_H
+
+#include <cstdint>
+#include <string>
+
+namespace mlir {
+class ModuleOp;
+}
+
+namespace mlir::ingot {
+
+struct PlanEmitOptions {
+  std::string outputPath;
+  std::string checkpointDir;   // config.json, tokenizer.json, safetensors
+  std::string target = "cpu";
+  std::string producer;
+  bool embedWeights = true;
+  int64_t blockSize = 16;      // KV cache tokens per block
+};
+
+struct PlanMemoryReport {
+  uint64_t weightBytes = 0;
+  uint64_t arenaBytes = 0;
+  uint64_t kvBytesPerToken = 0;
+  int64_t maxTokens = 0, maxSeqs = 0;
+  int64_t numSteps = 0, numWeights = 0;
+  uint64_t planBytes = 0;
+};
+
+// Writes the plan. On failure returns false and sets `error` (the message
+// names the weight, step or file).
+bool emitPlan(ModuleOp module, const PlanEmitOptions &opts,
+              PlanMemoryReport &report, std::string &error);
+
+// Human-readable report; `memoryBytes` > 0 adds how many KV tokens fit.
+std::string formatMemoryReport(const PlanMemoryReport &r, uint64_t memoryBytes);
+
+} // namespace mlir::ingot
+
+#endif

@@ -1,0 +1,241 @@
+//===- ingotc.cpp - the Ingot compiler driver ----------------------------===//
+//
+//   ingotc CHECKPOINT_DIR [-o model.plan]       (DSL picked by model_type)
+//   ingotc CHECKPOINT_DIR --model-def my.ingot  (a DSL file of your own)
+//   ingotc lowered.mlir --checkpoint DIR        (ingot IR as input)
+//
+// Runs the one compile pipeline (lib/Pipeline) and writes a plan. MLIR's
+// IR-printing flags (--mlir-print-ir-after-all, ...) apply to that pipeline.
+//
+//===----------------------------------------------------------------------===//
+#include "ingot/DSL/DSL.h"
+#include "ingot/InitAll.h"
+#include "ingot/Pipeline/Pipeline.h"
+#include "ingot/Target/Plan/PlanEmitter.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory cat("ingotc options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<checkpoint dir | model.mlir>"),
+                                      cl::cat(cat));
+static cl::opt<std::string> outputPath("o", cl::desc("Output plan file"),
+                                       cl::value_desc("file"), cl::cat(cat));
+static cl::opt<std::string> modelDef(
+    "model-def", cl::desc("DSL model definition (default: by config.json's model_type)"),
+    cl::value_desc("file.ingot"), cl::cat(cat));
+static cl::opt<std::string> modelsDir("models-dir",
+                                      cl::desc("Directory of DSL model definitions"),
+                                      cl::cat(cat));
+static cl::opt<std::string> checkpointDir(
+    "checkpoint", cl::desc("Checkpoint directory (for .mlir input)"), cl::cat(cat));
+enum class WeightsMode { Embed, External };
+static cl::opt<WeightsMode> weightsMode(
+    "weights", cl::desc("Where the plan's weights live"),
+    cl::values(clEnumValN(WeightsMode::Embed, "embed", "inside the plan (default)"),
+               clEnumValN(WeightsMode::External, "external",
+                          "in the checkpoint's safetensors, bound at load")),
+    cl::init(WeightsMode::Embed), cl::cat(cat));
+static cl::opt<std::string> target("target", cl::desc("Target: cpu"),
+                                   cl::init("cpu"), cl::cat(cat));
+static cl::opt<int64_t> maxTokens("max-tokens",
+                                  cl::desc("Worst-case tokens per step"),
+                                  cl::init(512), cl::cat(cat));
+static cl::opt<int64_t> maxSeqs("max-seqs",
+                                cl::desc("Worst-case sequences per step"),
+                                cl::init(64), cl::cat(cat));
+static cl::opt<int64_t> blockSize("block-size",
+                                  cl::desc("KV cache block size in tokens"),
+                                  cl::init(16), cl::cat(cat));
+static cl::opt<bool> noFuse("no-fuse", cl::desc("Disable fusion"), cl::cat(cat));
+enum class Emit { Import, Mlir, Plan };
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce"),
+    cl::values(clEnumValN(Emit::Import, "import",
+                          "print the IR right after the front end"),
+               clEnumValN(Emit::Mlir, "mlir", "print the IR after the pipeline"),
+               clEnumValN(Emit::Plan, "plan", "write the plan (default)")),
+    cl::init(Emit::Plan), cl::cat(cat));
+static cl::opt<bool> memoryReport("memory-report",
+                                  cl::desc("Print the memory report"),
+                                  cl::cat(cat));
+static cl::opt<std::string> memorySize(
+    "memory-size",
+    cl::desc("With --memory-report: how many KV tokens fit in this much "
+             "memory (e.g. 8GiB, 512MiB)"),
+    cl::cat(cat));
+
+static bool parseBytes(llvm::StringRef s, uint64_t &out) {
+  s = s.trim();
+  uint64_t mult = 1;
+  for (auto [suf, m] : {std::pair<const char *, uint64_t>{"GiB", 1ull << 30},
+                        {"MiB", 1ull << 20},
+                        {"KiB", 1ull << 10},
+                        {"GB", 1000000000ull},
+                        {"MB", 1000000ull},
+                        {"G", 1ull << 30},
+                        {"M", 1ull << 20}})
+    if (s.consume_back(suf)) {
+      mult = m;
+      break;
+    }
+  double v;
+  if (s.trim().getAsDouble(v) || v <= 0)
+    return false;
+  out = uint64_t(v * double(mult));
+  return true;
+}
+
+static std::string defaultModelsDir(const char *argv0) {
+  // Installed layout first (bin/../share/ingot/models), then the source tree.
+  std::string exe = llvm::sys::fs::getMainExecutable(argv0, (void *)&defaultModelsDir);
+  llvm::SmallString<256> p(llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+  llvm::sys::path::append(p, "share", "ingot", "models");
+  if (llvm::sys::fs::is_directory(p))
+    return std::string(p);
+  return INGOT_SOURCE_MODELS_DIR;
+}
+
+static int fail(const llvm::Twine &msg) {
+  llvm::errs() << "ingotc: error: " << msg << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM y(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  cl::HideUnrelatedOptions({&cat, &cl::getGeneralCategory()});
+  cl::ParseCommandLineOptions(argc, argv, "Ingot ahead-of-time compiler\n");
+
+  DialectRegistry registry;
+  mlir::ingot::registerAllDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diag(sourceMgr, &ctx);
+
+  if (target != "cpu")
+    return fail("target '" + target +
+                "' is not available yet: this build compiles for 'cpu' only "
+                "(CUDA targets come with the CUDA backend)");
+  uint64_t memBytes = 0;
+  if (!memorySize.empty() && !parseBytes(memorySize, memBytes))
+    return fail("--memory-size '" + memorySize +
+                "' is not a size (examples: 8GiB, 512MiB)");
+
+  auto t0 = std::chrono::steady_clock::now();
+  OwningOpRef<ModuleOp> module;
+  std::string ckptDir = checkpointDir;
+  if (llvm::sys::fs::is_directory(inputPath)) {
+    ckptDir = inputPath;
+    std::string def = modelDef;
+    if (def.empty()) {
+      auto cfg = llvm::MemoryBuffer::getFile(ckptDir + "/config.json");
+      if (!cfg)
+        return fail("'" + ckptDir + "' has no config.json: " +
+                    cfg.getError().message());
+      auto json = llvm::json::parse((*cfg)->getBuffer());
+      if (!json)
+        return fail(ckptDir + "/config.json is not valid JSON: " +
+                    llvm::toString(json.takeError()));
+      auto *obj = json->getAsObject();
+      auto type = obj ? obj->getString("model_type") : std::nullopt;
+      if (!type)
+        return fail(ckptDir + "/config.json has no \"model_type\"; name a "
+                              "model definition with --model-def");
+      std::string dir = modelsDir.empty() ? defaultModelsDir(argv[0]) : modelsDir;
+      def = mlir::ingot::dsl::modelFileForType(dir, *type);
+      if (def.empty())
+        return fail("no model definition in '" + dir + "' handles model_type '" +
+                    *type + "'; write one (docs/dsl.md) and pass --model-def");
+    }
+    auto m = mlir::ingot::dsl::instantiateModel(ctx, def, ckptDir);
+    if (failed(m))
+      return 1; // diagnostics already printed with file:line:col
+    module = std::move(*m);
+  } else {
+    auto buf = llvm::MemoryBuffer::getFile(inputPath);
+    if (!buf)
+      return fail("cannot read '" + inputPath + "': " + buf.getError().message());
+    sourceMgr.AddNewSourceBuffer(std::move(*buf), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+    if (!module)
+      return 1;
+  }
+
+  if (emit == Emit::Import) {
+    module->print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+
+  PassManager pm(&ctx);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  mlir::ingot::PipelineOptions popts;
+  popts.maxTokens = maxTokens;
+  popts.maxSeqs = maxSeqs;
+  popts.fuse = !noFuse;
+  if (maxTokens <= 0 || maxSeqs <= 0 || maxSeqs > maxTokens)
+    return fail("need 0 < --max-seqs <= --max-tokens");
+  if (blockSize <= 0 || blockSize > 1024)
+    return fail("--block-size must be in [1, 1024]");
+  mlir::ingot::buildCompilePipeline(pm, popts);
+  if (failed(pm.run(*module)))
+    return 1;
+
+  if (emit == Emit::Mlir) {
+    module->print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+
+  std::string out = outputPath;
+  if (out.empty()) {
+    llvm::StringRef base = llvm::sys::path::filename(
+        llvm::sys::path::remove_leading_dotslash(inputPath));
+    if (base.empty() || base == ".")
+      base = "model";
+    out = (llvm::sys::path::stem(base) + ".plan").str();
+  }
+  mlir::ingot::PlanEmitOptions eopts;
+  eopts.outputPath = out;
+  eopts.checkpointDir = ckptDir;
+  eopts.target = target;
+  eopts.producer = "ingotc 0.1.0";
+  eopts.embedWeights = weightsMode == WeightsMode::Embed;
+  eopts.blockSize = blockSize;
+  mlir::ingot::PlanMemoryReport report;
+  std::string err;
+  if (!mlir::ingot::emitPlan(*module, eopts, report, err))
+    return fail(err);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  llvm::errs() << "ingotc: wrote " << out << " (" << report.numSteps << " steps, "
+               << (eopts.embedWeights ? "embedded" : "external")
+               << " weights) in " << llvm::format("%.2f", secs) << " s\n";
+  if (memoryReport)
+    llvm::outs() << mlir::ingot::formatMemoryReport(report, memBytes);
+  return 0;
+}
