@@ -1,0 +1,72 @@
+// Internals of the CPU executor shared by cpu_executor.cpp (binding, batch
+// validation, dispatch) and cpu_executor_prepare.cpp (per-step validation and
+// attribute parsing at load time). Everything a step needs that does not
+// depend on the batch is checked and parsed once, in prepareStep, so running
+// a step does no string look-ups and only batch-dependent checks remain.
+#pragma once
+#include "cpu_kernels.h"
+#include "ingot/runtime/dtype.h"
+#include "ingot/runtime/kv_cache.h"
+#include "ingot/schema/plan_generated.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ingot {
+namespace cpuexec {
+
+namespace fb = ::ingot::plan;
+
+// One plan tensor as the executor sees it. Activations and weights are fp32
+// on the CPU whatever their plan dtype; inputs are int32.
+struct TensorSlot {
+  std::string name;
+  fb::TensorKind kind = fb::TensorKind::Activation;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape; // may hold kDimTokens / kDimSeqs
+  float *f = nullptr;         // Activation / Weight storage
+  int32_t *i = nullptr;       // Input storage
+};
+
+inline int64_t resolveDim(int64_t d, int64_t T, int64_t S) {
+  return d == -1 ? T : d == -2 ? S : d;
+}
+inline int64_t numelOf(const TensorSlot &t, int64_t T, int64_t S) {
+  int64_t n = 1;
+  for (int64_t d : t.shape)
+    n *= resolveDim(d, T, S);
+  return n;
+}
+inline int64_t lastDim(const TensorSlot &t) {
+  return t.shape.empty() ? 1 : t.shape.back();
+}
+
+struct PreparedStep {
+  size_t index = 0;
+  fb::OpKind op = fb::OpKind::Embedding;
+  std::string label; // "step 3 (Rope \"layers.0.rope_q\")" for messages
+  std::vector<int> in, out;
+  float eps = 0.0f;
+  cpu::Activation act = cpu::Activation::None;
+  cpu::RopeParams rope;
+  std::vector<float> invFreq;
+  cpu::AttentionParams attn;
+  int topK = 0;
+  bool normalize = false;
+  std::vector<cpu::EwInstr> prog;
+  int numRegs = 0;
+  std::vector<uint8_t> progOut;
+  std::vector<cpu::EwInput::Kind> ewKinds;
+};
+
+std::string stepLabel(const fb::Step &s, size_t index);
+
+// Validates step `index` (tensor ids, arity, dtypes, static shapes, attrs) and
+// parses its attributes. Throws ingot::Error naming the step.
+PreparedStep prepareStep(const fb::Plan &plan, size_t index,
+                         const std::vector<TensorSlot> &tensors,
+                         const std::vector<KvLayerShape> &kvLayers);
+
+} // namespace cpuexec
+} // namespace ingot
