@@ -8,7 +8,7 @@ bible-kjv). The point is a model that is tiny enough to ship in the repository y
 English-looking text, so `ingot` has something real to run out of the box.
 
 Invariants:
-  * CPU only, torch.set_num_threads(2); the run is bounded by wall time (--minutes), and the
+  * CPU only, torch.set_num_threads(--threads, default 2); the run is bounded by wall time (--minutes), and the
     learning-rate schedule follows max(step/steps, elapsed/budget) so a slow, shared machine still
     ends with a decayed learning rate.
   * A checkpoint is written every --save-every seconds (and at the end) by saving into a temporary
@@ -156,7 +156,7 @@ trained on chat, so the template is only a format).
 
 ## Training
 From scratch on the CPU (torch {torch.__version__}, transformers {transformers.__version__},
-tokenizers {tokenizers.__version__}, 2 threads), seed {SEED}: AdamW (betas 0.9/0.95, weight decay 0.1),
+tokenizers {tokenizers.__version__}, {s['threads']} thread(s)), seed {SEED}: AdamW (betas 0.9/0.95, weight decay 0.1),
 peak learning rate {s['lr']}, {s['warmup']} warm-up steps then cosine decay to 10%, batches of
 {s['batch']} random windows of {CTX + 1} tokens, gradient clipping 1.0.
 Training tokens in the corpus: {s['train_tokens']:,}; validation tokens: {s['val_tokens']:,}.
@@ -178,7 +178,7 @@ top_k 40, seed 0):
 ```
 apt-get install -y bible-kjv
 /work/venv-dev/bin/python scripts/train_default_model.py --smoke      # quick check, writes to /tmp
-/work/venv-dev/bin/python scripts/train_default_model.py --minutes 25
+/work/venv-dev/bin/python scripts/train_default_model.py --minutes 25 --threads {s['threads']}
 ```
 The run is bounded by wall time, so the number of steps (and the exact weights) depend on the
 machine; everything else (tokenizer, data order for a given step, initialisation) is seeded.
@@ -251,12 +251,15 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--save-every", type=float, default=180.0, help="seconds between checkpoints")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads; on a machine shared with builds 1 can be several times faster, "
+                         "because a descheduled OpenMP thread stalls every kernel of the other")
     ap.add_argument("--smoke", action="store_true", help="20 steps into /tmp/ingot-default-smoke")
     args = ap.parse_args()
     if args.smoke:
         args.out, args.max_steps, args.minutes, args.warmup = "/tmp/ingot-default-smoke", 20, 5.0, 5
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     random.seed(SEED)
     torch.manual_seed(SEED)
     t_start = time.time()
@@ -297,7 +300,7 @@ def main():
     eval_gen_seed = SEED + 1
 
     budget = args.minutes * 60.0
-    stats = dict(vocab=vocab, bos=bos, im_end=im_end, params=params, lr=args.lr, warmup=args.warmup,
+    stats = dict(threads=args.threads, vocab=vocab, bos=bos, im_end=im_end, params=params, lr=args.lr, warmup=args.warmup,
                  batch=args.batch, train_tokens=len(train), val_tokens=len(val), val_chapters=val_chapters,
                  step=0, tokens_seen=0, epochs=0.0, minutes=0.0, train_loss=float("nan"),
                  val_loss=float("nan"), status="training", sample="", log=[])
@@ -336,7 +339,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        recent.append(float(loss))
+        recent.append(loss.item())
         if step % 10 == 0:
             tps = step * args.batch * CTX / (time.time() - t_train)
             print(f"step {step} loss {sum(recent[-10:]) / 10:.3f} lr {lr:.2e} {tps:.0f} tok/s "

@@ -14,8 +14,10 @@ config.test_exec_root = os.path.join(config.ingot_obj_root, "test")
 config.substitutions.append(("%ingot_src", config.ingot_src_root))
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
+# `not` and `count` at the start of a RUN line are found on PATH.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.ingot_tools_dir, config.llvm_tools_dir]
-tools = ["ingot-opt", ToolSubst("ingotc", unresolved="ignore"),
+tools = ["ingot-opt", ToolSubst("ingot-dsl", unresolved="ignore"), ToolSubst("ingotc", unresolved="ignore"),
          ToolSubst("ingot", unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

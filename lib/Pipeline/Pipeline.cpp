@@ -14,7 +14,6 @@ void mlir::ingot::buildCompilePipeline(OpPassManager &pm, const PipelineOptions 
   OpPassManager &fpm = pm.nest<func::FuncOp>();
   fpm.addPass(mlir::ingot::createShapeInference());
   fpm.addPass(createCanonicalizerPass());
-#ifdef INGOT_HAVE_BACKEND_PASSES
   if (opts.fuse) {
     fpm.addPass(mlir::ingot::createFuse());
     fpm.addPass(createCanonicalizerPass());
@@ -25,7 +24,6 @@ void mlir::ingot::buildCompilePipeline(OpPassManager &pm, const PipelineOptions 
   mem.printReport = opts.printMemoryReport;
   fpm.addPass(mlir::ingot::createPlanMemory(mem));
   fpm.addPass(mlir::ingot::createLowerToPlan());
-#endif
 }
 
 namespace {
@@ -39,6 +37,9 @@ struct CompilePipelineOptions
                           llvm::cl::init(64)};
   Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run fusion"),
                     llvm::cl::init(true)};
+  Option<bool> memoryReport{*this, "memory-report",
+                            llvm::cl::desc("Print the memory plan"),
+                            llvm::cl::init(false)};
 };
 } // namespace
 
@@ -52,6 +53,7 @@ void mlir::ingot::registerPipelines() {
         opts.maxTokens = o.maxTokens;
         opts.maxSeqs = o.maxSeqs;
         opts.fuse = o.fuse;
+        opts.printMemoryReport = o.memoryReport;
         buildCompilePipeline(pm, opts);
       });
 }

@@ -461,7 +461,11 @@ private:
                   p.in.size() > 2 ? t(2).f : nullptr, p.act, o(0).f);
       break;
     case fb::OpKind::RmsNorm:
-      cpu::rmsNorm(t(0).f, rows(t(0)), lastDim(t(0)), t(1).f, p.eps, o(0).f);
+      if (p.groupSize > 0) // groups are rows of a [R*H/g, g] view
+        cpu::rmsNorm(t(0).f, rows(t(0)) * (lastDim(t(0)) / p.groupSize),
+                     p.groupSize, t(1).f, p.eps, o(0).f);
+      else
+        cpu::rmsNorm(t(0).f, rows(t(0)), lastDim(t(0)), t(1).f, p.eps, o(0).f);
       break;
     case fb::OpKind::LayerNorm:
       cpu::layerNorm(t(0).f, rows(t(0)), lastDim(t(0)), t(1).f, t(2).f, p.eps, o(0).f);

@@ -48,6 +48,7 @@ struct PreparedStep {
   std::string label; // "step 3 (Rope \"layers.0.rope_q\")" for messages
   std::vector<int> in, out;
   float eps = 0.0f;
+  int64_t groupSize = 0; // RmsNorm: normalise groups of this many (0: row)
   cpu::Activation act = cpu::Activation::None;
   cpu::RopeParams rope;
   std::vector<float> invFreq;

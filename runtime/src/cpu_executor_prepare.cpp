@@ -151,7 +151,18 @@ void prepareNorm(StepChecker &c, PreparedStep &p, bool add, bool layer) {
   c.isFloat(x);
   c.rank(gamma, 1);
   c.isFloat(gamma);
-  c.lastIs(x, c.t(gamma).shape[0], "gamma size");
+  // RmsNorm's optional group_size normalises each consecutive group of that
+  // many elements (Qwen3's per-head q/k norm); gamma then has group_size.
+  p.groupSize = (!add && !layer) ? c.attrInt("group_size", 0) : 0;
+  if (p.groupSize > 0) {
+    c.check(c.t(gamma).shape[0] == p.groupSize,
+            "gamma size must equal attribute 'group_size'");
+    c.check(lastDim(c.t(x)) > 0 && lastDim(c.t(x)) % p.groupSize == 0,
+            "last dim must be a multiple of attribute 'group_size'");
+  } else {
+    c.check(p.groupSize == 0, "attribute 'group_size' must be >= 0");
+    c.lastIs(x, c.t(gamma).shape[0], "gamma size");
+  }
   if (layer) {
     const int beta = p.in[add ? 3 : 2];
     c.rank(beta, 1);

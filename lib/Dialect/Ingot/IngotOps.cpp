@@ -276,8 +276,26 @@ LogicalResult RmsNormOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return sameAs(getX(), types);
 }
 LogicalResult RmsNormOp::verify() {
-  if (failed(checkFeatureVector(*this, getX(), getWeight(), "the norm weight")))
-    return failure();
+  int64_t group = getGroupSize();
+  if (group < 0)
+    return emitOpError() << "group_size must be >= 0 (0 means the whole row), got "
+                         << group;
+  if (group == 0) {
+    if (failed(checkFeatureVector(*this, getX(), getWeight(), "the norm weight")))
+      return failure();
+  } else {
+    // Grouped (per-head) norm: the weight spans one group.
+    if (failed(expectRank(*this, getWeight(), 1, "the norm weight")))
+      return failure();
+    auto xt = ranked(getX()), wt = ranked(getWeight());
+    if (wt && !compatible(wt.getDimSize(0), group))
+      return emitOpError() << "the norm weight has " << dimStr(wt.getDimSize(0))
+                           << " elements but group_size is " << group;
+    if (xt && xt.getRank() >= 1 && known(xt.getShape().back()) &&
+        xt.getShape().back() % group)
+      return emitOpError() << "the last dimension " << xt.getShape().back()
+                           << " is not a multiple of group_size " << group;
+  }
   if (getEpsilon().convertToDouble() < 0)
     return emitOpError() << "epsilon must be >= 0";
   return verifyViaInference(*this);
@@ -325,6 +343,8 @@ LogicalResult RopeOp::verify() {
   if (sc == "llama3" && getHighFreqFactor().convertToDouble() <=
                             getLowFreqFactor().convertToDouble())
     return emitOpError() << "llama3 scaling needs high_freq_factor > low_freq_factor";
+  if (sc == "llama3" && int64_t(getOriginalMaxPosition()) <= 0)
+    return emitOpError() << "llama3 scaling needs a positive original_max_position";
   return verifyViaInference(*this);
 }
 
@@ -361,9 +381,10 @@ LogicalResult AttentionOp::verify() {
     return failure();
   if (getScale().convertToDouble() <= 0)
     return emitOpError() << "scale must be positive";
-  if (getSlidingWindow() < 0)
+  // I64Attr getters return uint64_t: compare the signed value.
+  if (int64_t(getSlidingWindow()) < 0)
     return emitOpError() << "sliding_window must be >= 0 (0 means none)";
-  if (getLayer() < 0)
+  if (int64_t(getLayer()) < 0)
     return emitOpError() << "layer must be >= 0";
   return verifyViaInference(*this);
 }
@@ -480,6 +501,8 @@ LogicalResult MoeOp::verify() {
       failed(expectRank(*this, getUp(), 3, "up weights [experts, inter, hidden]")) ||
       failed(expectRank(*this, getDown(), 3, "down weights [experts, hidden, inter]")))
     return failure();
+  // I64Attr getters return uint64_t: compare the signed value.
+  int64_t topK = int64_t(getTopK());
   auto x = ranked(getX()), r = ranked(getRouter()), g = ranked(getGate()),
        u = ranked(getUp()), d = ranked(getDown());
   if (r && g && u && d) {
@@ -494,10 +517,10 @@ LogicalResult MoeOp::verify() {
         d.getDimSize(1) != h || d.getDimSize(2) != i)
       return emitOpError() << "expert weight shapes are inconsistent: gate "
                            << g << ", up " << u << ", down " << d;
-    if (getTopK() <= 0 || getTopK() > e)
+    if (topK <= 0 || topK > e)
       return emitOpError() << "top_k must be in [1, " << e << "], got "
-                           << getTopK();
-  } else if (getTopK() <= 0) {
+                           << topK;
+  } else if (topK <= 0) {
     return emitOpError() << "top_k must be positive";
   }
   return verifyViaInference(*this);
@@ -557,7 +580,8 @@ LogicalResult FusedOp::verify() {
     if (arg.getType() != in.getType())
       return emitOpError() << "body argument type " << arg.getType()
                            << " differs from input type " << in.getType();
-  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  // Not getTerminator(): the body may lack a terminator altogether.
+  auto yield = body.empty() ? YieldOp() : dyn_cast<YieldOp>(body.back());
   if (!yield)
     return emitOpError() << "body must end with ingot.yield";
   if (yield.getValues().size() != getNumResults())

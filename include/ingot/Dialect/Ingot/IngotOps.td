@@ -171,12 +171,19 @@ def Ingot_RmsNormOp : Ingot_ComputeOp<"rms_norm"> {
   let summary = "Root-mean-square normalisation over the last axis";
   let description = [{
     `result = x / sqrt(mean(x², -1) + epsilon) · weight`, computed in fp32.
+    With `group_size` = G > 0, each consecutive group of G elements of the
+    last axis is normalised on its own and `weight` has G elements (Qwen3's
+    per-head q/k norm: G = head_dim on [tokens, heads*head_dim]); 0 (the
+    default) normalises the whole row.
 
     ```mlir
     %y = ingot.rms_norm %x, %g {epsilon = 1.0e-06 : f64} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %q = ingot.rms_norm %x, %h {epsilon = 1.0e-06 : f64, group_size = 16 : i64}
+        : (tensor<?x64xf32>, tensor<16xf32>) -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Ingot_FloatTensor:$x, Ingot_FloatTensor:$weight, F64Attr:$epsilon);
+  let arguments = (ins Ingot_FloatTensor:$x, Ingot_FloatTensor:$weight, F64Attr:$epsilon,
+                       DefaultValuedAttr<I64Attr, "0">:$group_size);
   let results = (outs Ingot_FloatTensor:$result);
   let assemblyFormat = "$x `,` $weight attr-dict `:` functional-type(operands, results)";
 }
@@ -388,7 +395,9 @@ def Ingot_MoeOp : Ingot_ComputeOp<"moe"> {
   let assemblyFormat = "$x `,` $router `,` $gate `,` $up `,` $down attr-dict `:` functional-type(operands, results)";
 }
 
-def Ingot_GatherLastOp : Ingot_ComputeOp<"gather_last", [SameOperandsAndResultElementType]> {
+// No SameOperandsAndResultElementType: the batch operand is not a tensor; the
+// verifier checks the element type through shape inference instead.
+def Ingot_GatherLastOp : Ingot_ComputeOp<"gather_last"> {
   let summary = "Selects each sequence's last token of the step";
   let description = [{
     From rows of all T tokens of the step, keeps the last new token of each
