@@ -82,7 +82,7 @@ private:
   // Nesting of expressions and blocks; bounded so hostile input cannot
   // exhaust the stack.
   unsigned depth = 0;
-  static constexpr unsigned kMaxDepth = 200;
+  static constexpr unsigned kMaxDepth = 300;
   struct DepthGuard {
     unsigned &d;
     explicit DepthGuard(unsigned &d) : d(d) { ++d; }
@@ -91,8 +91,7 @@ private:
   bool tooDeep() {
     if (depth <= kMaxDepth)
       return false;
-    fail(cur().loc, "nesting is deeper than " + std::to_string(kMaxDepth) +
-                        " levels");
+    fail(cur().loc, "expressions or blocks are nested too deeply");
     return true;
   }
 

@@ -123,6 +123,9 @@ static int fail(const llvm::Twine &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
+  // Passes must be registered before the pass-manager options are created,
+  // so that --mlir-print-ir-after=<pass> can name them.
+  mlir::ingot::registerAllPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();

@@ -463,9 +463,13 @@ struct Emitter {
       return a ? a.getInt() : def;
     };
     std::vector<int32_t> eos;
-    if (auto arr = model.getAs<ArrayAttr>("eos_token_ids"))
+    if (auto arr = model.getAs<DenseI64ArrayAttr>("eos_token_ids"))
+      for (int64_t id : arr.asArrayRef())
+        eos.push_back(int32_t(id));
+    else if (auto arr = model.getAs<ArrayAttr>("eos_token_ids"))
       for (Attribute a : arr)
-        eos.push_back(int32_t(cast<IntegerAttr>(a).getInt()));
+        if (auto i = dyn_cast<IntegerAttr>(a))
+          eos.push_back(int32_t(i.getInt()));
     std::string configJson =
         readFileOr(opts.checkpointDir + "/config.json", "{}");
     std::string modelType = gets("model_type"), arch = gets("architecture");

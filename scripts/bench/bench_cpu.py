@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""CPU benchmark of issue 2: Ingot vs onnxruntime on one ~100M-parameter Llama, batch 1, same run.
+
+Measures, on this machine and in one invocation:
+  compile  ingotc wall time for --weights=embed and --weights=external (median of --compile-repeats)
+  load     plan open + executor creation inside `ingot bench` (in-process clocks), and the "load:"
+           line of `ingot run --stats` (adds the tokenizer), with and without the weights checksum
+  speed    prefill tokens/s for each --prompt-lens and decode tokens/s for --decode steps after it,
+           for `ingot bench` (plan with embedded weights) and for onnxruntime (CPU EP, graph
+           optimisations ORT_ENABLE_ALL, present.* fed back as past_key_values.*); same prompt ids,
+           same thread count, same warm-up, greedy argmax on both sides; each engine runs in its own
+           child process; rounds alternate between the engines so background load hits both alike;
+           medians over all timed runs
+  memory   peak RSS (wait4 ru_maxrss of the child) of `ingot run`, of the `ingot bench` and ORT
+           children, next to the plan's weight bytes
+  checks   ingot's prefill logits vs onnxruntime's, and how many greedy tokens agree
+  spin     decode with OMP_WAIT_POLICY=PASSIVE/ACTIVE for ingot and allow_spinning=0 for ORT
+Results: a JSON file (--json) and a Markdown summary on stdout (pasted into docs/performance.md).
+Prerequisites: make_bench_model.py, export_onnx.py, and built ingotc + ingot (--build).
+Usage: /work/venv-dev/bin/python scripts/bench/bench_cpu.py [--build /tmp/build-bench] [--threads 2]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+# ----------------------------------------------------------------------------------------------
+# Child processes with their own peak RSS
+# ----------------------------------------------------------------------------------------------
+def run_child(cmd, env=None, check=True):
+    """Runs cmd; returns (wall seconds, stdout, stderr, peak RSS bytes of that child alone)."""
+    out = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    so, se = out.read().decode(), err.read().decode()
+    if check and p.returncode != 0:
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)[:300]}\n{se[-3000:]}")
+    return wall, so, se, ru.ru_maxrss * 1024  # Linux reports KiB
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def loadavg():
+    return list(os.getloadavg())
+
+
+# ----------------------------------------------------------------------------------------------
+# onnxruntime worker (runs in a child process: no torch, own RSS)
+# ----------------------------------------------------------------------------------------------
+def ort_worker(args):
+    import onnxruntime as ort
+
+    t0 = time.perf_counter()
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if args.ort_no_spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(args.onnx, so, providers=["CPUExecutionProvider"])
+    session_s = time.perf_counter() - t0
+    ins = {i.name: i for i in sess.get_inputs()}
+    past_names = [n for n in ins if n.startswith("past_key_values.")]
+    outs = [o.name for o in sess.get_outputs()]
+    assert outs[0] == "logits" and len(outs) == 1 + len(past_names)
+    kv_heads, head_dim = ins[past_names[0]].shape[1], ins[past_names[0]].shape[3]
+    prompt = np.array([int(x) for x in args.ids.split(",")], np.int64)[None]
+    L = prompt.shape[1]
+
+    def generate(steps):
+        past = {n: np.zeros((1, kv_heads, 0, head_dim), np.float32) for n in past_names}
+        t = time.perf_counter()
+        feeds = {"input_ids": prompt, "attention_mask": np.ones((1, L), np.int64),
+                 "position_ids": np.arange(L, dtype=np.int64)[None], **past}
+        res = sess.run(None, feeds)
+        tok = int(np.argmax(res[0][0, -1]))
+        first_logits = res[0][0, -1]
+        prefill = time.perf_counter() - t
+        toks = [tok]
+        t = time.perf_counter()
+        pos = L
+        for _ in range(steps):
+            feeds = {"input_ids": np.array([[tok]], np.int64),
+                     "attention_mask": np.ones((1, pos + 1), np.int64),
+                     "position_ids": np.array([[pos]], np.int64)}
+            feeds.update(zip(past_names, res[1:]))
+            res = sess.run(None, feeds)
+            tok = int(np.argmax(res[0][0, -1]))
+            toks.append(tok)
+            pos += 1
+        return prefill, time.perf_counter() - t, toks, first_logits
+
+    runs = []
+    for i in range(args.warmup + args.repeat):
+        p, d, toks, first = generate(args.decode)
+        if i >= args.warmup:
+            runs.append({"prefill_s": p, "decode_s": d, "decode_steps": args.decode})
+    if args.logits_out:
+        np.save(args.logits_out, first)
+    print(json.dumps({"session_s": session_s, "prompt_tokens": L, "runs": runs, "tokens": toks}))
+
+
+# ----------------------------------------------------------------------------------------------
+# Orchestration
+# ----------------------------------------------------------------------------------------------
+def machine_info():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    try:
+        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True).stdout.strip()
+    except OSError:
+        rev = "?"
+    import onnxruntime
+    return {"cpu": model, "cores": os.cpu_count(), "mem_bytes": mem, "kernel": platform.release(),
+            "onnxruntime": onnxruntime.__version__, "git": rev,
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
+def prompt_ids(n, vocab, bos, seed=1234):
+    rng = np.random.default_rng(seed + n)
+    return [bos] + [int(x) for x in rng.integers(3, vocab, size=n - 1)]
+
+
+def ingot_bench(a, plan, ids, env=None, extra=()):
+    cmd = [a.ingot, "bench", plan, "--ids", ",".join(map(str, ids)), "--threads", str(a.threads),
+           "--max-tokens", str(a.decode + 1), "--warmup", str(a.warmup), "--repeat", str(a.repeat), *extra]
+    wall, so, _, rss = run_child(cmd, env=env)
+    j = json.loads(so.strip().splitlines()[-1])
+    j["peak_rss"] = rss
+    return j
+
+
+def ort_bench(a, ids, no_spin=False, logits_out=None):
+    cmd = [sys.executable, os.path.abspath(__file__), "--ort-worker", "--onnx", a.onnx, "--ids",
+           ",".join(map(str, ids)), "--threads", str(a.threads), "--decode", str(a.decode),
+           "--warmup", str(a.warmup), "--repeat", str(a.repeat)]
+    if no_spin:
+        cmd.append("--ort-no-spin")
+    if logits_out:
+        cmd += ["--logits-out", logits_out]
+    wall, so, _, rss = run_child(cmd)
+    j = json.loads(so.strip().splitlines()[-1])
+    j["peak_rss"] = rss
+    return j
+
+
+def speeds(runs):
+    pre = [r["prefill_s"] for r in runs]
+    dec = [r["decode_steps"] / r["decode_s"] for r in runs if r["decode_s"] > 0]
+    return {"prefill_s": med(pre), "decode_tok_s": med(dec), "samples": len(runs),
+            "prefill_s_all": pre, "decode_tok_s_all": dec}
+
+
+def parse_stats(stderr):
+    m = re.search(r"load:\s+([0-9.]+) s", stderr)
+    return float(m.group(1)) if m else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", default="/tmp/ingot-bench/llama-100m")
+    ap.add_argument("--onnx", default="/tmp/ingot-bench/llama-100m.onnx")
+    ap.add_argument("--build", default="/tmp/build-bench", help="build dir with bin/ingotc and bin/ingot")
+    ap.add_argument("--work", default="/tmp/ingot-bench", help="where plans are written")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prompt-lens", default="128,512")
+    ap.add_argument("--decode", type=int, default=128, help="decode steps after the prefill")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per child process")
+    ap.add_argument("--rounds", type=int, default=3, help="child processes per engine (alternating)")
+    ap.add_argument("--compile-repeats", type=int, default=3)
+    ap.add_argument("--load-repeats", type=int, default=5)
+    ap.add_argument("--no-spin-study", action="store_true")
+    ap.add_argument("--json", default="/tmp/ingot-bench/bench_cpu.json")
+    # worker mode (internal)
+    ap.add_argument("--ort-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ort-no-spin", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ids", help=argparse.SUPPRESS)
+    ap.add_argument("--logits-out", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.ort_worker:
+        return ort_worker(a)
+
+    a.ingotc = os.path.join(a.build, "bin", "ingotc")
+    a.ingot = os.path.join(a.build, "bin", "ingot")
+    for f in (a.ingotc, a.ingot, a.onnx, os.path.join(a.ckpt, "config.json")):
+        if not os.path.exists(f):
+            sys.exit(f"missing {f}: see the prerequisites in --help")
+    with open(os.path.join(a.ckpt, "config.json")) as f:
+        cfg = json.load(f)
+    R = {"machine": machine_info(), "threads": a.threads, "settings": vars(a).copy(),
+         "loadavg": {"start": loadavg()}}
+    print(f"# machine: {R['machine']}", file=sys.stderr)
+
+    # --- compile ------------------------------------------------------------------------------
+    plans = {"embed": os.path.join(a.work, "llama-100m.plan"),
+             "external": os.path.join(a.work, "llama-100m-ext.plan")}
+    R["compile"] = {}
+    for mode, plan in plans.items():
+        walls = []
+        for _ in range(a.compile_repeats):
+            w, _, _, rss = run_child([a.ingotc, a.ckpt, "-o", plan, f"--weights={mode}"])
+            walls.append(w)
+        R["compile"][mode] = {"wall_s": med(walls), "all": walls, "peak_rss": rss,
+                              "plan_bytes": os.path.getsize(plan)}
+        print(f"# compile {mode}: {med(walls):.2f} s", file=sys.stderr)
+    _, so, _, _ = run_child([a.ingot, "inspect", plans["embed"], "--json"])
+    info = json.loads(so)
+    R["weights"] = {"bytes": info["weights"]["bytes"], "parameters": info["weights"]["parameters"],
+                    "safetensors_bytes": sum(os.path.getsize(os.path.join(a.ckpt, f))
+                                             for f in os.listdir(a.ckpt) if f.endswith(".safetensors"))}
+    vocab, bos = info["model"]["vocab_size"], info["model"]["bos_token_id"]
+
+    # --- load -------------------------------------------------------------------------------
+    R["load"] = {}
+    for mode, plan in plans.items():
+        for verify in (True, False):
+            key = f"{mode}{'' if verify else '-noverify'}"
+            extra = [] if verify else ["--no-verify-weights"]
+            stats, walls, rsss = [], [], []
+            for _ in range(a.load_repeats):
+                w, _, se, rss = run_child([a.ingot, "run", plan, "--prompt", "x", "--max-tokens", "1",
+                                           "--stats", "--threads", str(a.threads), *extra])
+                stats.append(parse_stats(se))
+                walls.append(w)
+                rsss.append(rss)
+            R["load"][key] = {"stats_load_s": med(stats), "process_wall_s": med(walls),
+                              "peak_rss": med(rsss), "all": stats}
+            print(f"# load {key}: {med(stats) * 1000:.0f} ms (process {med(walls) * 1000:.0f} ms)",
+                  file=sys.stderr)
+
+    # --- speed ------------------------------------------------------------------------------
+    R["speed"] = {}
+    lens = [int(x) for x in a.prompt_lens.split(",")]
+    for L in lens:
+        ids = prompt_ids(L, vocab, bos)
+        ing_runs, ort_runs, ing_open, ing_exec, ing_rss, ort_rss, ort_sess = [], [], [], [], [], [], []
+        ing_tokens = ort_tokens = None
+        la = []
+        for r in range(a.rounds):
+            la.append(loadavg()[0])
+            j = ingot_bench(a, plans["embed"], ids)
+            ing_runs += j["runs"]
+            ing_open.append(j["open_s"])
+            ing_exec.append(j["executor_s"])
+            ing_rss.append(j["peak_rss"])
+            ing_tokens = j["tokens"]
+            k = ort_bench(a, ids)
+            ort_runs += k["runs"]
+            ort_rss.append(k["peak_rss"])
+            ort_sess.append(k["session_s"])
+            ort_tokens = k["tokens"]
+            print(f"# L={L} round {r}: ingot prefill {med([x['prefill_s'] for x in j['runs']]):.3f} s, "
+                  f"ort {med([x['prefill_s'] for x in k['runs']]):.3f} s", file=sys.stderr)
+        agree = 0
+        for x, y in zip(ing_tokens, ort_tokens):
+            if x != y:
+                break
+            agree += 1
+        si, so_ = speeds(ing_runs), speeds(ort_runs)
+        R["speed"][L] = {
+            "ingot": {**si, "prefill_tok_s": L / si["prefill_s"], "open_s": med(ing_open),
+                      "executor_s": med(ing_exec), "peak_rss": max(ing_rss)},
+            "ort": {**so_, "prefill_tok_s": L / so_["prefill_s"], "session_s": med(ort_sess),
+                    "peak_rss": max(ort_rss)},
+            "greedy_agree": agree, "greedy_total": len(ort_tokens), "loadavg_1m": la}
+
+    # --- logits check (first prompt length) ---------------------------------------------------
+    ids = prompt_ids(lens[0], vocab, bos)
+    with tempfile.TemporaryDirectory() as td:
+        run_child([a.ingot, "logits", plans["embed"], "--ids", ",".join(map(str, ids)), "--mode", "prefill",
+                   "--out", os.path.join(td, "ingot.npy"), "--threads", str(a.threads)])
+        dec, a.decode = a.decode, 0
+        w, r_, a.warmup = a.warmup, a.repeat, 0
+        a.repeat = 1
+        ort_bench(a, ids, logits_out=os.path.join(td, "ort.npy"))
+        a.decode, a.warmup, a.repeat = dec, w, r_
+        li = np.load(os.path.join(td, "ingot.npy"))[-1]
+        lo = np.load(os.path.join(td, "ort.npy"))
+        R["logits_check"] = {"prompt_tokens": lens[0], "max_abs_diff": float(np.max(np.abs(li - lo))),
+                             "max_abs_logit": float(np.max(np.abs(lo))),
+                             "argmax_equal": bool(np.argmax(li) == np.argmax(lo))}
+
+    # --- spin-wait study (decode at the first prompt length, one child each) -------------------
+    if not a.no_spin_study:
+        R["spin"] = {}
+        ids = prompt_ids(lens[0], vocab, bos)
+        for policy in ("PASSIVE", "ACTIVE"):
+            env = dict(os.environ, OMP_WAIT_POLICY=policy)
+            j = ingot_bench(a, plans["embed"], ids, env=env)
+            R["spin"][f"ingot OMP_WAIT_POLICY={policy}"] = speeds(j["runs"])
+        R["spin"]["ort allow_spinning=0"] = speeds(ort_bench(a, ids, no_spin=True)["runs"])
+
+    R["loadavg"]["end"] = loadavg()
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(R, f, indent=1)
+    print(markdown(R, a))
+
+
+def markdown(R, a):
+    M = R["machine"]
+    mib = lambda b: f"{b / 2**20:.0f} MiB"  # noqa: E731
+    o = []
+    o.append(f"Machine: {M['cpu']}, {M['cores']} cores, {M['mem_bytes'] / 2**30:.0f} GiB; kernel {M['kernel']}; "
+             f"onnxruntime {M['onnxruntime']}; ingot git {M['git']}; {M['date']}.")
+    o.append(f"Load average (1/5/15 min) at start {R['loadavg']['start'][0]:.2f}/{R['loadavg']['start'][1]:.2f}/"
+             f"{R['loadavg']['start'][2]:.2f}, at end {R['loadavg']['end'][0]:.2f}/"
+             f"{R['loadavg']['end'][1]:.2f}/{R['loadavg']['end'][2]:.2f}.")
+    o.append(f"Threads: {a.threads} (ingot --threads, ORT intra_op_num_threads); warm-up {a.warmup}, "
+             f"{a.rounds} x {a.repeat} timed runs per engine, medians.\n")
+    o.append("| batch 1, fp32 | ingot | onnxruntime | ingot / ORT |")
+    o.append("|---|---:|---:|---:|")
+    for L, s in R["speed"].items():
+        i, r = s["ingot"], s["ort"]
+        o.append(f"| prefill {L} tokens (tok/s) | {i['prefill_tok_s']:.0f} | {r['prefill_tok_s']:.0f} | "
+                 f"{i['prefill_tok_s'] / r['prefill_tok_s']:.2f} |")
+        o.append(f"| decode {a.decode} tokens after {L} (tok/s) | {i['decode_tok_s']:.1f} | "
+                 f"{r['decode_tok_s']:.1f} | {i['decode_tok_s'] / r['decode_tok_s']:.2f} |")
+    L0 = next(iter(R["speed"]))
+    s0 = R["speed"][L0]
+    o.append(f"| load (ingot: open + executor; ORT: session) | "
+             f"{(s0['ingot']['open_s'] + s0['ingot']['executor_s']) * 1000:.0f} ms | "
+             f"{s0['ort']['session_s'] * 1000:.0f} ms | |")
+    Lmax = list(R["speed"])[-1]
+    sm = R["speed"][Lmax]
+    o.append(f"| peak RSS, prompt {Lmax} + {a.decode} decode | {mib(sm['ingot']['peak_rss'])} | "
+             f"{mib(sm['ort']['peak_rss'])} (incl. Python) | {sm['ingot']['peak_rss'] / sm['ort']['peak_rss']:.2f} |")
+    o.append("")
+    W = R["weights"]
+    o.append(f"Weights: {W['parameters'] / 1e6:.1f}M parameters, {mib(W['bytes'])} as fp32 "
+             f"(safetensors {mib(W['safetensors_bytes'])}).\n")
+    o.append("| compile / load | time | peak RSS | RSS / weight bytes |")
+    o.append("|---|---:|---:|---:|")
+    for mode, c in R["compile"].items():
+        o.append(f"| ingotc --weights={mode} (plan {mib(c['plan_bytes'])}) | {c['wall_s']:.2f} s | "
+                 f"{mib(c['peak_rss'])} | {c['peak_rss'] / W['bytes']:.2f} |")
+    for key, l in R["load"].items():
+        o.append(f"| `ingot run --stats` load, {key} plan (process wall {l['process_wall_s'] * 1000:.0f} ms) | "
+                 f"{l['stats_load_s'] * 1000:.0f} ms | {mib(l['peak_rss'])} | {l['peak_rss'] / W['bytes']:.2f} |")
+    for L, s in R["speed"].items():
+        o.append(f"| `ingot bench` process, prompt {L} + {a.decode} decode | | {mib(s['ingot']['peak_rss'])} | "
+                 f"{s['ingot']['peak_rss'] / W['bytes']:.2f} |")
+    o.append("")
+    lc = R["logits_check"]
+    o.append(f"Check: prefill logits of {lc['prompt_tokens']} tokens, max |ingot - ORT| = {lc['max_abs_diff']:.2e} "
+             f"(max |logit| {lc['max_abs_logit']:.1f}), argmax equal: {lc['argmax_equal']}; greedy tokens "
+             + ", ".join(f"prompt {L}: first {s['greedy_agree']}/{s['greedy_total']} agree"
+                         for L, s in R["speed"].items()) + ".")
+    if "spin" in R:
+        o.append("\n| spin-wait setting (prompt %s) | decode tok/s | prefill s |" % L0)
+        o.append("|---|---:|---:|")
+        o.append(f"| ingot default | {s0['ingot']['decode_tok_s']:.1f} | {s0['ingot']['prefill_s']:.3f} |")
+        o.append(f"| ORT default (spinning) | {s0['ort']['decode_tok_s']:.1f} | {s0['ort']['prefill_s']:.3f} |")
+        for k, v in R["spin"].items():
+            o.append(f"| {k} | {v['decode_tok_s']:.1f} | {v['prefill_s']:.3f} |")
+    return "\n".join(o)
+
+
+if __name__ == "__main__":
+    main()
