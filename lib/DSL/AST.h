@@ -34,22 +34,22 @@ struct Arg {
 
 struct Expr {
   enum Kind {
-    IntLit,     // intValue
-    FloatLit,   // floatValue
-    BoolLit,    // boolValue
-    NoneLit,    //
-    StringLit,  // parts
-    Name,       // name
-    List,       // items
+    IntLit,        // intValue
+    FloatLit,      // floatValue
+    BoolLit,       // boolValue
+    NoneLit,       //
+    StringLit,     // parts
+    Name,          // name
+    List,          // items
     Comprehension, // lhs = element, name = variable, mid..rhs = range
-    Member,     // lhs.name
-    Index,      // lhs[rhs]
-    Call,       // lhs(args); lhs is a Name (builtin) or Member (method)
-    Unary,      // op lhs            (op: Minus, Bang)
-    Binary,     // lhs op rhs        (arithmetic, comparison, in)
-    Logical,    // lhs op rhs        (AndAnd, OrOr; short-circuit)
-    Coalesce,   // lhs ?? rhs        (rhs only when lhs is missing)
-    Ternary,    // mid ? lhs : rhs
+    Member,        // lhs.name
+    Index,         // lhs[rhs]
+    Call,          // lhs(args); lhs is a Name (builtin) or Member (method)
+    Unary,         // op lhs            (op: Minus, Bang)
+    Binary,        // lhs op rhs        (arithmetic, comparison, in)
+    Logical,       // lhs op rhs        (AndAnd, OrOr; short-circuit)
+    Coalesce,      // lhs ?? rhs        (rhs only when lhs is missing)
+    Ternary,       // mid ? lhs : rhs
   };
   Kind kind;
   SrcLoc loc;
@@ -91,12 +91,12 @@ using Block = std::vector<StmtPtr>;
 
 struct Stmt {
   enum Kind {
-    Assign,  // name = value
-    If,      // if value { body } else { orelse }   (else-if nests an If)
-    For,     // for name in lo..hi { body }
-    Return,  // return value
-    ExprStmt,// value (a call, for its effect)
-    Def      // def name(params) { body }
+    Assign,   // name = value
+    If,       // if value { body } else { orelse }   (else-if nests an If)
+    For,      // for name in lo..hi { body }
+    Return,   // return value
+    ExprStmt, // value (a call, for its effect)
+    Def       // def name(params) { body }
   };
   Kind kind;
   SrcLoc loc;
@@ -109,7 +109,7 @@ struct Stmt {
 };
 
 struct ModelFile {
-  std::string name;                    // `model NAME`
+  std::string name; // `model NAME`
   SrcLoc nameLoc;
   std::vector<std::string> modelTypes; // `for "llama", "mistral"`
   Block body;

@@ -48,16 +48,30 @@ constexpr AttrKind I64 = AttrKind::I64, F64 = AttrKind::F64,
 // Twin of the op definitions in include/ingot/Dialect/Ingot/IngotOps.td.
 const std::vector<OpSpec> &opTable() {
   static const std::vector<OpSpec> table = {
-      {"embedding", "ingot.embedding", {{"table", F, false}, {"ids", Ids, false}}, false, {}},
-      {"linear", "ingot.linear",
-       {{"x", F, false}, {"weight", F, false}, {"bias", F, true}}, false,
+      {"embedding",
+       "ingot.embedding",
+       {{"table", F, false}, {"ids", Ids, false}},
+       false,
+       {}},
+      {"linear",
+       "ingot.linear",
+       {{"x", F, false}, {"weight", F, false}, {"bias", F, true}},
+       false,
        {{"activation", Str, false}}},
-      {"rms_norm", "ingot.rms_norm", {{"x", F, false}, {"weight", F, false}}, false,
+      {"rms_norm",
+       "ingot.rms_norm",
+       {{"x", F, false}, {"weight", F, false}},
+       false,
        {{"epsilon", F64, true}, {"group_size", I64, false}}},
-      {"layer_norm", "ingot.layer_norm",
-       {{"x", F, false}, {"weight", F, false}, {"bias", F, false}}, false,
+      {"layer_norm",
+       "ingot.layer_norm",
+       {{"x", F, false}, {"weight", F, false}, {"bias", F, false}},
+       false,
        {{"epsilon", F64, true}}},
-      {"rope", "ingot.rope", {{"x", F, false}, {"positions", Ids, false}}, false,
+      {"rope",
+       "ingot.rope",
+       {{"x", F, false}, {"positions", Ids, false}},
+       false,
        {{"head_dim", I64, true},
         {"rotary_dim", I64, false},
         {"theta", F64, true},
@@ -67,8 +81,10 @@ const std::vector<OpSpec> &opTable() {
         {"low_freq_factor", F64, false},
         {"high_freq_factor", F64, false},
         {"original_max_position", I64, false}}},
-      {"attention", "ingot.attention",
-       {{"q", F, false}, {"k", F, false}, {"v", F, false}}, true,
+      {"attention",
+       "ingot.attention",
+       {{"q", F, false}, {"k", F, false}, {"v", F, false}},
+       true,
        {{"layer", I64, true},
         {"num_heads", I64, true},
         {"num_kv_heads", I64, true},
@@ -77,19 +93,36 @@ const std::vector<OpSpec> &opTable() {
         {"sliding_window", I64, false}}},
       {"silu", "ingot.silu", {{"x", F, false}}, false, {}},
       {"relu", "ingot.relu", {{"x", F, false}}, false, {}},
-      {"gelu", "ingot.gelu", {{"x", F, false}}, false, {{"approximate", Str, false}}},
+      {"gelu",
+       "ingot.gelu",
+       {{"x", F, false}},
+       false,
+       {{"approximate", Str, false}}},
       {"add", "ingot.add", {{"lhs", F, false}, {"rhs", F, false}}, false, {}},
       {"sub", "ingot.sub", {{"lhs", F, false}, {"rhs", F, false}}, false, {}},
       {"mul", "ingot.mul", {{"lhs", F, false}, {"rhs", F, false}}, false, {}},
       {"div", "ingot.div", {{"lhs", F, false}, {"rhs", F, false}}, false, {}},
-      {"scale", "ingot.scale", {{"x", F, false}}, false, {{"factor", F64, true}}},
+      {"scale",
+       "ingot.scale",
+       {{"x", F, false}},
+       false,
+       {{"factor", F64, true}}},
       {"softmax", "ingot.softmax", {{"x", F, false}}, false, {}},
-      {"moe", "ingot.moe",
-       {{"x", F, false}, {"router", F, false}, {"gate", F, false}, {"up", F, false},
+      {"moe",
+       "ingot.moe",
+       {{"x", F, false},
+        {"router", F, false},
+        {"gate", F, false},
+        {"up", F, false},
         {"down", F, false}},
-       false, {{"top_k", I64, true}, {"normalize_topk", Bool, false}}},
+       false,
+       {{"top_k", I64, true}, {"normalize_topk", Bool, false}}},
       {"gather_last", "ingot.gather_last", {{"x", F, false}}, true, {}},
-      {"logits", "ingot.logits", {{"x", F, false}, {"weight", F, false}}, true, {}},
+      {"logits",
+       "ingot.logits",
+       {{"x", F, false}, {"weight", F, false}},
+       true,
+       {}},
   };
   return table;
 }
@@ -105,7 +138,8 @@ const OpSpec *findOp(llvm::StringRef name) {
 std::string signature(const OpSpec &s) {
   std::vector<std::string> parts;
   for (const OperandSpec &o : s.operands)
-    parts.push_back(o.optional ? std::string(o.name) + "?" : std::string(o.name));
+    parts.push_back(o.optional ? std::string(o.name) + "?"
+                               : std::string(o.name));
   for (const AttrSpec &a : s.attrs) {
     const char *t = a.kind == I64   ? "int"
                     : a.kind == F64 ? "float"
@@ -118,9 +152,9 @@ std::string signature(const OpSpec &s) {
 }
 
 // The non-op builtins, for "unknown function" suggestions.
-const char *const kHelpers[] = {"weight", "has_weight", "stack", "concat",
-                                "defined", "error", "meta", "sqrt", "min",
-                                "max", "int", "float", "len"};
+const char *const kHelpers[] = {
+    "weight", "has_weight", "stack", "concat", "defined", "error", "meta",
+    "sqrt",   "min",        "max",   "int",    "float",   "len"};
 } // namespace
 
 bool mlir::ingot::dsl::isBuiltinFunction(llvm::StringRef name) {
@@ -134,17 +168,18 @@ bool mlir::ingot::dsl::isBuiltinFunction(llvm::StringRef name) {
 FailureOr<Val> Evaluator::callUser(const Stmt &def, const CallArgs &args,
                                    SrcLoc l) {
   if (args.positional.size() > def.params.size())
-    return fail(l, def.name + "(...) takes " + std::to_string(def.params.size()) +
-                       " argument" + (def.params.size() == 1 ? "" : "s") +
-                       ", got " + std::to_string(args.positional.size()));
+    return fail(l, def.name + "(...) takes " +
+                       std::to_string(def.params.size()) + " argument" +
+                       (def.params.size() == 1 ? "" : "s") + ", got " +
+                       std::to_string(args.positional.size()));
   llvm::StringMap<Val> frame;
   for (size_t k = 0; k < args.positional.size(); ++k)
     frame[def.params[k]] = args.positional[k].value;
   for (const CallArgs::Item &kw : args.keyword) {
     if (!llvm::is_contained(def.params, kw.name))
       return fail(kw.nameLoc, def.name + "(...) has no parameter '" + kw.name +
-                              "' (it takes " + llvm::join(def.params, ", ") +
-                              ")");
+                                  "' (it takes " +
+                                  llvm::join(def.params, ", ") + ")");
     if (frame.count(kw.name))
       return fail(kw.loc, "parameter '" + kw.name + "' of " + def.name +
                               " is given twice");
@@ -253,14 +288,16 @@ FailureOr<Val> Evaluator::callBuiltin(llvm::StringRef name,
     if (failed(expectArgs(name, args, 1, 1, {}, l)))
       return failure();
     if (pos(0).kind != Val::Str)
-      return fail(posLoc(0), "has_weight(...) takes a tensor name string, got " +
-                 typeName(pos(0)));
+      return fail(posLoc(0),
+                  "has_weight(...) takes a tensor name string, got " +
+                      typeName(pos(0)));
     return Val::boolean(ckpt.has(pos(0).s));
   }
   if (name == "stack" || name == "concat") {
     if (failed(expectArgs(name, args, 1, 1,
-                          name == "concat" ? llvm::ArrayRef<llvm::StringRef>{"axis"}
-                                           : llvm::ArrayRef<llvm::StringRef>{},
+                          name == "concat"
+                              ? llvm::ArrayRef<llvm::StringRef>{"axis"}
+                              : llvm::ArrayRef<llvm::StringRef>{},
                           l)))
       return failure();
     int64_t axis = 0;
@@ -293,8 +330,8 @@ FailureOr<Val> Evaluator::callBuiltin(llvm::StringRef name,
         return Val::integer(int64_t(x.list->size()));
       if (x.kind == Val::Str)
         return Val::integer(int64_t(x.s.size()));
-      return fail(posLoc(0), "len(...) takes a list or a string, got " +
-                 typeName(x));
+      return fail(posLoc(0),
+                  "len(...) takes a list or a string, got " + typeName(x));
     }
     if (!x.isNumber())
       return fail(posLoc(0), name + "(...) takes a number, got " + typeName(x));
@@ -308,8 +345,8 @@ FailureOr<Val> Evaluator::callBuiltin(llvm::StringRef name,
     if (x.kind == Val::Int)
       return Val::integer(x.i);
     if (!(std::fabs(x.f) < 9.2e18))
-      return fail(posLoc(0), "int(...): " + formatValue(x) +
-                                 " is out of the int64 range");
+      return fail(posLoc(0),
+                  "int(...): " + formatValue(x) + " is out of the int64 range");
     return Val::integer(int64_t(std::trunc(x.f)));
   }
   if (name == "min" || name == "max") {
@@ -352,7 +389,8 @@ FailureOr<Val> Evaluator::callBuiltin(llvm::StringRef name,
 FailureOr<Val> Evaluator::callMethod(const Val &self, llvm::StringRef name,
                                      const CallArgs &args, SrcLoc l) {
   if (self.kind != Val::Weight) {
-    error(l) << "a " << typeName(self) << " has no method '" << name << "'"
+    error(l) << "a value of type " << typeName(self) << " has no method '"
+             << name << "'"
              << (self.kind == Val::IR
                      ? " (weight transforms apply to weight(...) values, not "
                        "to computed tensors)"
@@ -376,9 +414,8 @@ FailureOr<Val> Evaluator::callMethod(const Val &self, llvm::StringRef name,
         v[k] = *n;
       } else {
         const char *what[] = {"axis", "start", "size"};
-        error(args.positional[k].loc)
-            << "slice(axis, start, size): " << what[k]
-            << " must be an int, got " << typeName(a);
+        error(args.positional[k].loc) << "slice(axis, start, size): " << what[k]
+                                      << " must be an int, got " << typeName(a);
         return failure();
       }
     }
@@ -413,7 +450,7 @@ FailureOr<Val> Evaluator::callMethod(const Val &self, llvm::StringRef name,
 
 FailureOr<Val> Evaluator::buildMeta(const CallArgs &args, SrcLoc l) {
   static const llvm::StringRef keys[] = {
-      "vocab_size",   "hidden_size",  "num_layers",   "max_position",
+      "vocab_size",   "hidden_size",   "num_layers",  "max_position",
       "bos_token_id", "eos_token_ids", "pad_token_id"};
   if (failed(expectArgs("meta", args, 0, 0, keys, l)))
     return failure();
@@ -460,7 +497,8 @@ FailureOr<Val> Evaluator::buildMeta(const CallArgs &args, SrcLoc l) {
       }
     } else if (a->value.kind != Val::None) {
       return fail(a->loc, "meta: eos_token_ids must be an int or a list of "
-                 "ints, got " + typeName(a->value));
+                          "ints, got " +
+                              typeName(a->value));
     }
     if (a->value.kind != Val::None)
       metaInfo.eosTokenIds = ids;
@@ -536,7 +574,8 @@ FailureOr<Val> Evaluator::callOp(llvm::StringRef name, const CallArgs &args,
     required += !o.optional;
   size_t n = args.positional.size();
   // The batch may also be passed explicitly as a trailing argument.
-  if (spec.takesBatch && n > 0 && args.positional.back().value.kind == Val::IR &&
+  if (spec.takesBatch && n > 0 &&
+      args.positional.back().value.kind == Val::IR &&
       isa<BatchType>(args.positional.back().value.ir.getType()))
     --n;
   if (n < required || n > spec.operands.size()) {
@@ -558,8 +597,8 @@ FailureOr<Val> Evaluator::callOp(llvm::StringRef name, const CallArgs &args,
     std::string what = name.str() + ": argument '" + o.name + "'";
     if (o.kind == OperandKind::Ids) {
       if (a.value.kind != Val::IR || !isa<TensorType>(a.value.ir.getType()) ||
-          !isa<IntegerType>(cast<TensorType>(a.value.ir.getType())
-                                .getElementType())) {
+          !isa<IntegerType>(
+              cast<TensorType>(a.value.ir.getType()).getElementType())) {
         error(a.loc) << what << " must be token ids or positions (`tokens` or "
                      << "`positions`), got " << typeName(a.value);
         return failure();
@@ -626,8 +665,8 @@ FailureOr<Val> Evaluator::callOp(llvm::StringRef name, const CallArgs &args,
   }
   for (const AttrSpec &s : spec.attrs)
     if (s.required && !st.attributes.get(s.name)) {
-      error(l) << name << " needs '" << s.name << " = ...'; usage: "
-               << signature(spec);
+      error(l) << name << " needs '" << s.name
+               << " = ...'; usage: " << signature(spec);
       return failure();
     }
   // rope: rotary_dim defaults to head_dim (full rotation).

@@ -68,11 +68,21 @@ bool CheckpointIndex::inferShape(const std::string &weightName,
     for (const TransformStep &t : transforms) {
       WeightTransformSpec s;
       switch (t.kind) {
-      case TransformStep::Transpose: s.kind = WeightTransformKind::Transpose; break;
-      case TransformStep::Concat: s.kind = WeightTransformKind::Concat; break;
-      case TransformStep::Stack: s.kind = WeightTransformKind::Stack; break;
-      case TransformStep::Slice: s.kind = WeightTransformKind::Slice; break;
-      case TransformStep::Cast: s.kind = WeightTransformKind::Cast; break;
+      case TransformStep::Transpose:
+        s.kind = WeightTransformKind::Transpose;
+        break;
+      case TransformStep::Concat:
+        s.kind = WeightTransformKind::Concat;
+        break;
+      case TransformStep::Stack:
+        s.kind = WeightTransformKind::Stack;
+        break;
+      case TransformStep::Slice:
+        s.kind = WeightTransformKind::Slice;
+        break;
+      case TransformStep::Cast:
+        s.kind = WeightTransformKind::Cast;
+        break;
       }
       s.axis = int(t.axis);
       s.start = t.start;

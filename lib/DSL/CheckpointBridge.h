@@ -1,4 +1,5 @@
-//===- CheckpointBridge.h - no-throw checkpoint access for the DSL -*- C++ -*-===//
+//===- CheckpointBridge.h - no-throw checkpoint access for the DSL -*- C++
+//-*-===//
 //
 // The DSL front end is compiled with -fno-exceptions (LLVM style) but the
 // runtime's checkpoint reader and weight-shape inference throw ingot::Error.

@@ -23,111 +23,6 @@ using namespace mlir::ingot;
 using namespace mlir::ingot::dsl;
 
 //===----------------------------------------------------------------------===//
-// Values
-//===----------------------------------------------------------------------===//
-
-std::string mlir::ingot::dsl::typeName(const Val &v) {
-  switch (v.kind) {
-  case Val::None: return "none";
-  case Val::Bool: return "bool";
-  case Val::Int: return "int";
-  case Val::Float: return "float";
-  case Val::Str: return "string";
-  case Val::List: return "list";
-  case Val::Object: return "object";
-  case Val::IR:
-    return isa<BatchType>(v.ir.getType()) ? "batch" : "tensor";
-  case Val::Weight: return "weight";
-  case Val::Missing: return "missing value";
-  }
-  return "value";
-}
-
-std::string mlir::ingot::dsl::formatValue(const Val &v) {
-  switch (v.kind) {
-  case Val::None: return "none";
-  case Val::Bool: return v.b ? "true" : "false";
-  case Val::Int: return std::to_string(v.i);
-  case Val::Float: {
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    os << llvm::format("%g", v.f);
-    return s;
-  }
-  case Val::Str: return v.s;
-  case Val::List: {
-    std::string s = "[";
-    for (size_t k = 0; k < v.list->size(); ++k)
-      s += (k ? ", " : "") + formatValue((*v.list)[k]);
-    return s + "]";
-  }
-  case Val::Object: return v.s;
-  case Val::IR: return typeName(v);
-  case Val::Weight: return "weight '" + v.weight->sources.front() + "'";
-  case Val::Missing: return "<missing>";
-  }
-  return "";
-}
-
-std::string mlir::ingot::dsl::describeValue(const Val &v) {
-  if (v.kind == Val::Str)
-    return "string \"" + v.s + "\"";
-  if (v.kind == Val::None || v.kind == Val::IR || v.kind == Val::Weight ||
-      v.kind == Val::Object || v.kind == Val::Missing)
-    return typeName(v);
-  return typeName(v) + " " + formatValue(v);
-}
-
-// True when every '_'-separated word of `name` is a word of `candidate`.
-static bool sharesAllWords(llvm::StringRef name, llvm::StringRef candidate) {
-  llvm::SmallVector<llvm::StringRef> want, have;
-  name.split(want, '_', -1, /*KeepEmpty=*/false);
-  candidate.split(have, '_', -1, /*KeepEmpty=*/false);
-  for (llvm::StringRef w : want)
-    if (!llvm::is_contained(have, w))
-      return false;
-  return true;
-}
-
-std::vector<std::string>
-mlir::ingot::dsl::closestNames(llvm::StringRef name,
-                               llvm::ArrayRef<std::string> candidates,
-                               size_t max) {
-  std::vector<std::pair<unsigned, std::string>> scored;
-  unsigned limit = std::max<unsigned>(2, unsigned(name.size()) / 3);
-  for (const std::string &c : candidates) {
-    unsigned d = name.edit_distance(c, /*AllowReplacements=*/true, limit + 1);
-    if (d <= limit)
-      scored.push_back({d, c});
-    else if (name.size() >= 2 && llvm::StringRef(c).starts_with(name))
-      scored.push_back({limit + 1, c}); // an abbreviation: "eps" for "epsilon"
-    else if (name.contains('_') && sharesAllWords(name, c))
-      scored.push_back({limit + 2, c}); // "num_heads" for "num_attention_heads"
-  }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](auto &a, auto &b) { return a.first < b.first; });
-  std::vector<std::string> out;
-  for (auto &s : scored) {
-    if (out.size() == max)
-      break;
-    out.push_back(s.second);
-  }
-  return out;
-}
-
-std::string mlir::ingot::dsl::didYouMean(llvm::ArrayRef<std::string> close) {
-  if (close.empty())
-    return "";
-  std::string s = " (did you mean ";
-  for (size_t k = 0; k < close.size(); ++k) {
-    if (k)
-      s += k + 1 == close.size() ? " or " : ", ";
-    s += "'" + close[k] + "'";
-  }
-  return s + "?)";
-}
-
-//===----------------------------------------------------------------------===//
 // Setup and diagnostics
 //===----------------------------------------------------------------------===//
 
@@ -141,7 +36,8 @@ Evaluator::Evaluator(MLIRContext &ctx, llvm::StringRef file,
       forward(forward), builder(&ctx), declBuilder(forward) {
   builder.setInsertionPointToEnd(&forward.getBody().front());
   globals["config"] = Val::obj(&config, "config");
-  globals["generation_config"] = Val::obj(&generationConfig, "generation_config");
+  globals["generation_config"] =
+      Val::obj(&generationConfig, "generation_config");
   globals["tokens"] = Val::value(forward.getArgument(0));
   globals["positions"] = Val::value(forward.getArgument(1));
   globals["batch"] = Val::value(forward.getArgument(2));
@@ -162,7 +58,8 @@ void Evaluator::assign(llvm::StringRef name, Val v) {
 
 std::vector<std::string> Evaluator::visibleNames() const {
   std::vector<std::string> names;
-  for (const llvm::StringMap<Val> *scope : {(const llvm::StringMap<Val> *)locals, &globals})
+  for (const llvm::StringMap<Val> *scope :
+       {(const llvm::StringMap<Val> *)locals, &globals})
     if (scope)
       for (const auto &kv : *scope)
         names.push_back(kv.first().str());
@@ -285,7 +182,8 @@ LogicalResult Evaluator::exec(const Stmt &s) {
       return failure();
     if (!locals && (v->kind != Val::IR || !isa<TensorType>(v->ir.getType())))
       return fail(s.value->loc, "the model must return a tensor (the logits), "
-                                "got " + typeName(*v));
+                                "got " +
+                                    typeName(*v));
     returning = *v;
     return success();
   }
@@ -326,7 +224,7 @@ FailureOr<bool> Evaluator::evalCondition(const Expr &e, llvm::StringRef what) {
     return failure();
   if (v->kind != Val::Bool) {
     error(startLoc(e)) << what << " must be a bool (true or false), got "
-                 << describeValue(*v);
+                       << describeValue(*v);
     return failure();
   }
   return v->b;
@@ -338,7 +236,8 @@ FailureOr<int64_t> Evaluator::evalInt(const Expr &e, llvm::StringRef what) {
     return failure();
   if (std::optional<int64_t> n = v->exactInt())
     return *n;
-  error(startLoc(e)) << what << " must be an integer, got " << describeValue(*v);
+  error(startLoc(e)) << what << " must be an integer, got "
+                     << describeValue(*v);
   return failure();
 }
 
@@ -368,7 +267,8 @@ Val Evaluator::fromJson(const llvm::json::Value &v, const std::string &path,
     std::vector<Val> items;
     const llvm::json::Array *a = v.getAsArray();
     for (size_t k = 0; k < a->size(); ++k)
-      items.push_back(fromJson((*a)[k], path + "[" + std::to_string(k) + "]", l));
+      items.push_back(
+          fromJson((*a)[k], path + "[" + std::to_string(k) + "]", l));
     return Val::makeList(std::move(items));
   }
   case llvm::json::Value::Object:
@@ -398,11 +298,16 @@ Val Evaluator::lookupKey(const Val &obj, llvm::StringRef key, SrcLoc l) {
 
 FailureOr<Val> Evaluator::eval(const Expr &e) {
   switch (e.kind) {
-  case Expr::IntLit: return Val::integer(e.intValue);
-  case Expr::FloatLit: return Val::number(e.floatValue);
-  case Expr::BoolLit: return Val::boolean(e.boolValue);
-  case Expr::NoneLit: return Val::none();
-  case Expr::StringLit: return evalString(e);
+  case Expr::IntLit:
+    return Val::integer(e.intValue);
+  case Expr::FloatLit:
+    return Val::number(e.floatValue);
+  case Expr::BoolLit:
+    return Val::boolean(e.boolValue);
+  case Expr::NoneLit:
+    return Val::none();
+  case Expr::StringLit:
+    return evalString(e);
   case Expr::Name: {
     if (const Val *v = lookup(e.name))
       return *v;
@@ -424,10 +329,14 @@ FailureOr<Val> Evaluator::eval(const Expr &e) {
     }
     return Val::makeList(std::move(items));
   }
-  case Expr::Comprehension: return evalComprehension(e);
-  case Expr::Member: return evalMember(e);
-  case Expr::Index: return evalIndex(e);
-  case Expr::Call: return evalCall(e);
+  case Expr::Comprehension:
+    return evalComprehension(e);
+  case Expr::Member:
+    return evalMember(e);
+  case Expr::Index:
+    return evalIndex(e);
+  case Expr::Call:
+    return evalCall(e);
   case Expr::Unary: {
     FailureOr<Val> v = evalPresent(*e.lhs);
     if (failed(v))
@@ -452,7 +361,8 @@ FailureOr<Val> Evaluator::eval(const Expr &e) {
     error(e.loc) << "'-' needs a number or a tensor, got " << typeName(*v);
     return failure();
   }
-  case Expr::Binary: return evalBinary(e);
+  case Expr::Binary:
+    return evalBinary(e);
   case Expr::Logical: {
     FailureOr<bool> l = evalCondition(
         *e.lhs, e.op == Tok::AndAnd ? "the left of '&&'" : "the left of '||'");
@@ -460,8 +370,9 @@ FailureOr<Val> Evaluator::eval(const Expr &e) {
       return failure();
     if (e.op == Tok::AndAnd ? !*l : *l)
       return Val::boolean(*l);
-    FailureOr<bool> r = evalCondition(
-        *e.rhs, e.op == Tok::AndAnd ? "the right of '&&'" : "the right of '||'");
+    FailureOr<bool> r =
+        evalCondition(*e.rhs, e.op == Tok::AndAnd ? "the right of '&&'"
+                                                  : "the right of '||'");
     if (failed(r))
       return failure();
     return Val::boolean(*r);
@@ -712,7 +623,8 @@ FailureOr<Val> Evaluator::evalBinary(const Expr &e) {
     } else if (ta && b.isNumber() && (op == Tok::Star || op == Tok::Slash)) {
       if (op == Tok::Slash && b.asDouble() == 0)
         return fail(e.rhs->loc, "division of a tensor by zero");
-      r = scaleOp(a, op == Tok::Star ? b.asDouble() : 1.0 / b.asDouble(), e.loc);
+      r = scaleOp(a, op == Tok::Star ? b.asDouble() : 1.0 / b.asDouble(),
+                  e.loc);
     } else if (tb && a.isNumber() && op == Tok::Star) {
       r = scaleOp(b, a.asDouble(), e.loc);
     } else {

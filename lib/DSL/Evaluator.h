@@ -1,4 +1,5 @@
-//===- Evaluator.h - runs a parsed model file into the ingot dialect -*- C++ -*-===//
+//===- Evaluator.h - runs a parsed model file into the ingot dialect -*- C++
+//-*-===//
 //
 // The evaluator walks the syntax tree once, like an interpreter: hyper-
 // parameters are computed from config.json, loops are unrolled, conditionals

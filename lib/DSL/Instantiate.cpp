@@ -53,8 +53,8 @@ LogicalResult readJsonObject(MLIRContext &ctx, const std::string &path,
 }
 
 // bos/eos/pad from config.json, then generation_config.json.
-void tokenIds(const llvm::json::Object &config,
-              const llvm::json::Object &gen, ModelMeta &m) {
+void tokenIds(const llvm::json::Object &config, const llvm::json::Object &gen,
+              ModelMeta &m) {
   auto intKey = [](const llvm::json::Object &o,
                    llvm::StringRef k) -> std::optional<int64_t> {
     if (const llvm::json::Value *v = o.get(k))
@@ -188,16 +188,20 @@ mlir::ingot::dsl::instantiateModel(MLIRContext &ctx, llvm::StringRef dslPath,
 
   tokenIds(config, gen, meta);
   SmallVector<NamedAttribute> info = {
-      b.getNamedAttr("model_type",
-                     b.getStringAttr(modelType.empty() ? file.name : modelType)),
+      b.getNamedAttr(
+          "model_type",
+          b.getStringAttr(modelType.empty() ? file.name : modelType)),
       b.getNamedAttr("architecture", b.getStringAttr(file.name)),
       b.getNamedAttr("vocab_size", b.getI64IntegerAttr(*meta.vocabSize)),
       b.getNamedAttr("hidden_size", b.getI64IntegerAttr(*meta.hiddenSize)),
       b.getNamedAttr("num_layers", b.getI64IntegerAttr(*meta.numLayers)),
       b.getNamedAttr("max_position", b.getI64IntegerAttr(*meta.maxPosition)),
-      b.getNamedAttr("bos_token_id", b.getI64IntegerAttr(meta.bosTokenId.value_or(-1))),
-      b.getNamedAttr("eos_token_ids", b.getDenseI64ArrayAttr(*meta.eosTokenIds)),
-      b.getNamedAttr("pad_token_id", b.getI64IntegerAttr(meta.padTokenId.value_or(-1))),
+      b.getNamedAttr("bos_token_id",
+                     b.getI64IntegerAttr(meta.bosTokenId.value_or(-1))),
+      b.getNamedAttr("eos_token_ids",
+                     b.getDenseI64ArrayAttr(*meta.eosTokenIds)),
+      b.getNamedAttr("pad_token_id",
+                     b.getI64IntegerAttr(meta.padTokenId.value_or(-1))),
   };
   (*module)->setAttr("ingot.model", b.getDictionaryAttr(info));
 

@@ -16,64 +16,116 @@ using namespace mlir::ingot::dsl;
 
 const char *mlir::ingot::dsl::tokName(Tok k) {
   switch (k) {
-  case Tok::Eof: return "end of file";
-  case Tok::Newline: return "end of line";
-  case Tok::Error: return "invalid token";
-  case Tok::Ident: return "a name";
-  case Tok::Int: return "an integer";
-  case Tok::Float: return "a number";
-  case Tok::String: return "a string";
-  case Tok::KwModel: return "'model'";
-  case Tok::KwDef: return "'def'";
-  case Tok::KwFor: return "'for'";
-  case Tok::KwIn: return "'in'";
-  case Tok::KwIf: return "'if'";
-  case Tok::KwElse: return "'else'";
-  case Tok::KwReturn: return "'return'";
-  case Tok::KwTrue: return "'true'";
-  case Tok::KwFalse: return "'false'";
-  case Tok::KwNone: return "'none'";
-  case Tok::LParen: return "'('";
-  case Tok::RParen: return "')'";
-  case Tok::LBracket: return "'['";
-  case Tok::RBracket: return "']'";
-  case Tok::LBrace: return "'{'";
-  case Tok::RBrace: return "'}'";
-  case Tok::Comma: return "','";
-  case Tok::Dot: return "'.'";
-  case Tok::DotDot: return "'..'";
-  case Tok::Colon: return "':'";
-  case Tok::Semi: return "';'";
-  case Tok::Question: return "'?'";
-  case Tok::QuestionQuestion: return "'?" "?'"; // split: not a trigraph
-  case Tok::Assign: return "'='";
-  case Tok::EqEq: return "'=='";
-  case Tok::NotEq: return "'!='";
-  case Tok::Less: return "'<'";
-  case Tok::LessEq: return "'<='";
-  case Tok::Greater: return "'>'";
-  case Tok::GreaterEq: return "'>='";
-  case Tok::Plus: return "'+'";
-  case Tok::Minus: return "'-'";
-  case Tok::Star: return "'*'";
-  case Tok::Slash: return "'/'";
-  case Tok::SlashSlash: return "'//'";
-  case Tok::Percent: return "'%'";
-  case Tok::StarStar: return "'**'";
-  case Tok::Bang: return "'!'";
-  case Tok::AndAnd: return "'&&'";
-  case Tok::OrOr: return "'||'";
+  case Tok::Eof:
+    return "end of file";
+  case Tok::Newline:
+    return "end of line";
+  case Tok::Error:
+    return "invalid token";
+  case Tok::Ident:
+    return "a name";
+  case Tok::Int:
+    return "an integer";
+  case Tok::Float:
+    return "a number";
+  case Tok::String:
+    return "a string";
+  case Tok::KwModel:
+    return "'model'";
+  case Tok::KwDef:
+    return "'def'";
+  case Tok::KwFor:
+    return "'for'";
+  case Tok::KwIn:
+    return "'in'";
+  case Tok::KwIf:
+    return "'if'";
+  case Tok::KwElse:
+    return "'else'";
+  case Tok::KwReturn:
+    return "'return'";
+  case Tok::KwTrue:
+    return "'true'";
+  case Tok::KwFalse:
+    return "'false'";
+  case Tok::KwNone:
+    return "'none'";
+  case Tok::LParen:
+    return "'('";
+  case Tok::RParen:
+    return "')'";
+  case Tok::LBracket:
+    return "'['";
+  case Tok::RBracket:
+    return "']'";
+  case Tok::LBrace:
+    return "'{'";
+  case Tok::RBrace:
+    return "'}'";
+  case Tok::Comma:
+    return "','";
+  case Tok::Dot:
+    return "'.'";
+  case Tok::DotDot:
+    return "'..'";
+  case Tok::Colon:
+    return "':'";
+  case Tok::Semi:
+    return "';'";
+  case Tok::Question:
+    return "'?'";
+  case Tok::QuestionQuestion:
+    return "'?"
+           "?'"; // split: not a trigraph
+  case Tok::Assign:
+    return "'='";
+  case Tok::EqEq:
+    return "'=='";
+  case Tok::NotEq:
+    return "'!='";
+  case Tok::Less:
+    return "'<'";
+  case Tok::LessEq:
+    return "'<='";
+  case Tok::Greater:
+    return "'>'";
+  case Tok::GreaterEq:
+    return "'>='";
+  case Tok::Plus:
+    return "'+'";
+  case Tok::Minus:
+    return "'-'";
+  case Tok::Star:
+    return "'*'";
+  case Tok::Slash:
+    return "'/'";
+  case Tok::SlashSlash:
+    return "'//'";
+  case Tok::Percent:
+    return "'%'";
+  case Tok::StarStar:
+    return "'**'";
+  case Tok::Bang:
+    return "'!'";
+  case Tok::AndAnd:
+    return "'&&'";
+  case Tok::OrOr:
+    return "'||'";
   }
   return "token";
 }
 
 std::string mlir::ingot::dsl::describe(const Token &t) {
   switch (t.kind) {
-  case Tok::Ident: return "'" + t.text + "'";
+  case Tok::Ident:
+    return "'" + t.text + "'";
   case Tok::Int:
-  case Tok::Float: return "number " + t.text;
-  case Tok::String: return "string \"" + t.text + "\"";
-  default: return tokName(t.kind);
+  case Tok::Float:
+    return "number " + t.text;
+  case Tok::String:
+    return "string \"" + t.text + "\"";
+  default:
+    return tokName(t.kind);
   }
 }
 
@@ -257,10 +309,18 @@ private:
           continue; // reported as unterminated above
         char e = src[pos];
         switch (e) {
-        case 'n': t.text += '\n'; break;
-        case 't': t.text += '\t'; break;
-        case '"': t.text += '"'; break;
-        case '\\': t.text += '\\'; break;
+        case 'n':
+          t.text += '\n';
+          break;
+        case 't':
+          t.text += '\t';
+          break;
+        case '"':
+          t.text += '"';
+          break;
+        case '\\':
+          t.text += '\\';
+          break;
         default:
           t.kind = Tok::Error;
           t.loc = loc;
@@ -293,26 +353,46 @@ private:
       return true;
     };
     switch (c) {
-    case '(': return one(Tok::LParen);
-    case ')': return one(Tok::RParen);
-    case '[': return one(Tok::LBracket);
-    case ']': return one(Tok::RBracket);
-    case '{': return one(Tok::LBrace);
-    case '}': return one(Tok::RBrace);
-    case ',': return one(Tok::Comma);
-    case ':': return one(Tok::Colon);
-    case ';': return one(Tok::Semi);
-    case '.': return n == '.' ? two(Tok::DotDot) : one(Tok::Dot);
-    case '?': return n == '?' ? two(Tok::QuestionQuestion) : one(Tok::Question);
-    case '=': return n == '=' ? two(Tok::EqEq) : one(Tok::Assign);
-    case '!': return n == '=' ? two(Tok::NotEq) : one(Tok::Bang);
-    case '<': return n == '=' ? two(Tok::LessEq) : one(Tok::Less);
-    case '>': return n == '=' ? two(Tok::GreaterEq) : one(Tok::Greater);
-    case '+': return one(Tok::Plus);
-    case '-': return one(Tok::Minus);
-    case '*': return n == '*' ? two(Tok::StarStar) : one(Tok::Star);
-    case '/': return n == '/' ? two(Tok::SlashSlash) : one(Tok::Slash);
-    case '%': return one(Tok::Percent);
+    case '(':
+      return one(Tok::LParen);
+    case ')':
+      return one(Tok::RParen);
+    case '[':
+      return one(Tok::LBracket);
+    case ']':
+      return one(Tok::RBracket);
+    case '{':
+      return one(Tok::LBrace);
+    case '}':
+      return one(Tok::RBrace);
+    case ',':
+      return one(Tok::Comma);
+    case ':':
+      return one(Tok::Colon);
+    case ';':
+      return one(Tok::Semi);
+    case '.':
+      return n == '.' ? two(Tok::DotDot) : one(Tok::Dot);
+    case '?':
+      return n == '?' ? two(Tok::QuestionQuestion) : one(Tok::Question);
+    case '=':
+      return n == '=' ? two(Tok::EqEq) : one(Tok::Assign);
+    case '!':
+      return n == '=' ? two(Tok::NotEq) : one(Tok::Bang);
+    case '<':
+      return n == '=' ? two(Tok::LessEq) : one(Tok::Less);
+    case '>':
+      return n == '=' ? two(Tok::GreaterEq) : one(Tok::Greater);
+    case '+':
+      return one(Tok::Plus);
+    case '-':
+      return one(Tok::Minus);
+    case '*':
+      return n == '*' ? two(Tok::StarStar) : one(Tok::Star);
+    case '/':
+      return n == '/' ? two(Tok::SlashSlash) : one(Tok::Slash);
+    case '%':
+      return one(Tok::Percent);
     case '&':
       if (n == '&')
         return two(Tok::AndAnd);
@@ -321,7 +401,8 @@ private:
       if (n == '|')
         return two(Tok::OrOr);
       return false;
-    default: return false;
+    default:
+      return false;
     }
   }
 };

@@ -10,11 +10,12 @@
 //   coalesce:= or ('??' or)*
 //   or      := and ('||' and)* ;  and := not ('&&' not)*
 //   not     := '!' not | cmp ;    cmp := sum (CMPOP sum | 'in' sum)?
-//   sum     := prod (('+'|'-') prod)* ; prod := unary (('*'|'/'|'//'|'%') unary)*
-//   unary   := '-' unary | power ; power := postfix ('**' unary)?
+//   sum     := prod (('+'|'-') prod)* ; prod := unary (('*'|'/'|'//'|'%')
+//   unary)* unary   := '-' unary | power ; power := postfix ('**' unary)?
 //   postfix := primary ('.' NAME | '(' args ')' | '[' expr ']')*
 //   primary := INT | FLOAT | STRING | true | false | none | NAME | '(' expr ')'
-//            | '[' (expr (',' expr)* | expr 'for' NAME 'in' expr '..' expr)? ']'
+//            | '[' (expr (',' expr)* | expr 'for' NAME 'in' expr '..' expr)?
+//            ']'
 // Statements end at a newline, ';' or before '}'. Strings interpolate
 // `{expr}`; `{{` and `}}` are literal braces.
 //
@@ -50,8 +51,9 @@ public:
     if (accept(Tok::KwFor)) {
       do {
         if (!check(Tok::String))
-          return fail(cur().loc, "expected a model_type string after 'for', got " +
-                                     describe(cur()));
+          return fail(cur().loc,
+                      "expected a model_type string after 'for', got " +
+                          describe(cur()));
         f.modelTypes.push_back(cur().text);
         next();
       } while (accept(Tok::Comma));
@@ -285,7 +287,9 @@ private:
   // Expressions
   //===--------------------------------------------------------------------===//
 
-  ExprPtr make(Expr::Kind k, SrcLoc loc) { return std::make_unique<Expr>(k, loc); }
+  ExprPtr make(Expr::Kind k, SrcLoc loc) {
+    return std::make_unique<Expr>(k, loc);
+  }
 
   ExprPtr binary(Expr::Kind k, Tok op, SrcLoc loc, ExprPtr l, ExprPtr r) {
     ExprPtr e = make(k, loc);
@@ -452,7 +456,8 @@ private:
       ExprPtr r = parseUnary();
       if (!r)
         return nullptr;
-      return binary(Expr::Binary, Tok::StarStar, loc, std::move(b), std::move(r));
+      return binary(Expr::Binary, Tok::StarStar, loc, std::move(b),
+                    std::move(r));
     }
     return b;
   }

@@ -21,13 +21,17 @@ using ::ingot::dslbridge::TransformStep;
 
 static std::string transformString(const TransformStep &t) {
   switch (t.kind) {
-  case TransformStep::Transpose: return "transpose";
-  case TransformStep::Stack: return "stack";
-  case TransformStep::Concat: return "concat:" + std::to_string(t.axis);
+  case TransformStep::Transpose:
+    return "transpose";
+  case TransformStep::Stack:
+    return "stack";
+  case TransformStep::Concat:
+    return "concat:" + std::to_string(t.axis);
   case TransformStep::Slice:
     return "slice:" + std::to_string(t.axis) + ":" + std::to_string(t.start) +
            ":" + std::to_string(t.size);
-  case TransformStep::Cast: return "cast:" + t.dtype;
+  case TransformStep::Cast:
+    return "cast:" + t.dtype;
   }
   return "";
 }
@@ -169,9 +173,11 @@ std::string Evaluator::symbolFor(const WeightRecipe &w) {
     // from a '.'.
     llvm::StringRef prefix = first.take_front(pre);
     prefix = prefix.take_front(prefix.rfind('.') + 1);
-    llvm::StringRef suffix = first.take_back(std::min(suf, first.size() - prefix.size()));
+    llvm::StringRef suffix =
+        first.take_back(std::min(suf, first.size() - prefix.size()));
     size_t dot = suffix.find('.');
-    suffix = dot == llvm::StringRef::npos ? llvm::StringRef() : suffix.drop_front(dot);
+    suffix = dot == llvm::StringRef::npos ? llvm::StringRef()
+                                          : suffix.drop_front(dot);
     if (w.transforms.front().kind == TransformStep::Stack) {
       base = (prefix.drop_back(prefix.empty() ? 0 : 1) + suffix).str();
     } else {
@@ -184,13 +190,17 @@ std::string Evaluator::symbolFor(const WeightRecipe &w) {
   }
   for (const TransformStep &t : w.transforms) {
     switch (t.kind) {
-    case TransformStep::Transpose: base += ".t"; break;
-    case TransformStep::Slice:
-      base += ".slice" + std::to_string(t.axis) + "_" + std::to_string(t.start) +
-              "_" + std::to_string(t.size);
+    case TransformStep::Transpose:
+      base += ".t";
       break;
-    case TransformStep::Cast: break; // the declared type says it
-    default: break;
+    case TransformStep::Slice:
+      base += ".slice" + std::to_string(t.axis) + "_" +
+              std::to_string(t.start) + "_" + std::to_string(t.size);
+      break;
+    case TransformStep::Cast:
+      break; // the declared type says it
+    default:
+      break;
     }
   }
   unsigned &n = symbolNames[base];

@@ -10,11 +10,11 @@ Measures, on this machine and in one invocation:
            optimisations ORT_ENABLE_ALL, present.* fed back as past_key_values.*); same prompt ids,
            same thread count, same warm-up, greedy argmax on both sides; each engine runs in its own
            child process; rounds alternate between the engines so background load hits both alike;
-           medians over all timed runs
+           medians over all timed runs. Twice: default settings (libgomp and ORT threads spin-wait)
+           and without spinning (OMP_WAIT_POLICY=PASSIVE / session.intra_op.allow_spinning=0)
   memory   peak RSS (wait4 ru_maxrss of the child) of `ingot run`, of the `ingot bench` and ORT
            children, next to the plan's weight bytes
   checks   ingot's prefill logits vs onnxruntime's, and how many greedy tokens agree
-  spin     decode with OMP_WAIT_POLICY=PASSIVE/ACTIVE for ingot and allow_spinning=0 for ORT
 Results: a JSON file (--json) and a Markdown summary on stdout (pasted into docs/performance.md).
 Prerequisites: make_bench_model.py, export_onnx.py, and built ingotc + ingot (--build).
 Usage: /work/venv-dev/bin/python scripts/bench/bench_cpu.py [--build /tmp/build-bench] [--threads 2]
@@ -164,10 +164,11 @@ def ingot_bench(a, plan, ids, env=None, extra=()):
     return j
 
 
-def ort_bench(a, ids, no_spin=False, logits_out=None):
+def ort_bench(a, ids, no_spin=False, logits_out=None, decode=None, warmup=None, repeat=None):
+    pick = lambda x, d: d if x is None else x  # noqa: E731
     cmd = [sys.executable, os.path.abspath(__file__), "--ort-worker", "--onnx", a.onnx, "--ids",
-           ",".join(map(str, ids)), "--threads", str(a.threads), "--decode", str(a.decode),
-           "--warmup", str(a.warmup), "--repeat", str(a.repeat)]
+           ",".join(map(str, ids)), "--threads", str(a.threads), "--decode", str(pick(decode, a.decode)),
+           "--warmup", str(pick(warmup, a.warmup)), "--repeat", str(pick(repeat, a.repeat))]
     if no_spin:
         cmd.append("--ort-no-spin")
     if logits_out:
@@ -264,66 +265,65 @@ def main():
                   file=sys.stderr)
 
     # --- speed ------------------------------------------------------------------------------
+    # Engines x settings; every round runs each once per prompt length, so slow drifts in the
+    # background load are shared. "spin" settings: libgomp spins at barriers by default, and so
+    # do ORT's intra-op threads; the passive variants sleep instead.
+    engines = [("ingot", None), ("ort", False)]
+    if not a.no_spin_study:
+        engines += [("ingot", "PASSIVE"), ("ort", True)]
+    name = lambda e, v: (f"ingot OMP_WAIT_POLICY={v}" if v else "ingot") if e == "ingot" else \
+        ("ort allow_spinning=0" if v else "ort")  # noqa: E731
     R["speed"] = {}
     lens = [int(x) for x in a.prompt_lens.split(",")]
+    acc = {L: {name(e, v): {"runs": [], "load": [], "rss": [], "tokens": None} for e, v in engines}
+           for L in lens}
+    la = []
+    for r in range(a.rounds):
+        for L in lens:
+            ids = prompt_ids(L, vocab, bos)
+            for e, v in engines:
+                la.append(loadavg()[0])
+                if e == "ingot":
+                    env = dict(os.environ, OMP_WAIT_POLICY=v) if v else None
+                    j = ingot_bench(a, plans["embed"], ids, env=env)
+                    load = j["open_s"] + j["executor_s"]
+                else:
+                    j = ort_bench(a, ids, no_spin=v)
+                    load = j["session_s"]
+                d = acc[L][name(e, v)]
+                d["runs"] += j["runs"]
+                d["load"].append(load)
+                d["rss"].append(j["peak_rss"])
+                d["tokens"] = j["tokens"]
+                sp = speeds(j["runs"])
+                print(f"# round {r} L={L} {name(e, v)}: prefill {L / sp['prefill_s']:.0f} tok/s, "
+                      f"decode {sp['decode_tok_s']:.1f} tok/s (load avg {la[-1]:.2f})", file=sys.stderr)
     for L in lens:
-        ids = prompt_ids(L, vocab, bos)
-        ing_runs, ort_runs, ing_open, ing_exec, ing_rss, ort_rss, ort_sess = [], [], [], [], [], [], []
-        ing_tokens = ort_tokens = None
-        la = []
-        for r in range(a.rounds):
-            la.append(loadavg()[0])
-            j = ingot_bench(a, plans["embed"], ids)
-            ing_runs += j["runs"]
-            ing_open.append(j["open_s"])
-            ing_exec.append(j["executor_s"])
-            ing_rss.append(j["peak_rss"])
-            ing_tokens = j["tokens"]
-            k = ort_bench(a, ids)
-            ort_runs += k["runs"]
-            ort_rss.append(k["peak_rss"])
-            ort_sess.append(k["session_s"])
-            ort_tokens = k["tokens"]
-            print(f"# L={L} round {r}: ingot prefill {med([x['prefill_s'] for x in j['runs']]):.3f} s, "
-                  f"ort {med([x['prefill_s'] for x in k['runs']]):.3f} s", file=sys.stderr)
+        R["speed"][L] = {}
+        for k, d in acc[L].items():
+            sp = speeds(d["runs"])
+            R["speed"][L][k] = {**sp, "prefill_tok_s": L / sp["prefill_s"], "load_s": med(d["load"]),
+                                "peak_rss": max(d["rss"]), "tokens": d["tokens"]}
+        ti, to = R["speed"][L]["ingot"]["tokens"], R["speed"][L]["ort"]["tokens"]
         agree = 0
-        for x, y in zip(ing_tokens, ort_tokens):
+        for x, y in zip(ti, to):
             if x != y:
                 break
             agree += 1
-        si, so_ = speeds(ing_runs), speeds(ort_runs)
-        R["speed"][L] = {
-            "ingot": {**si, "prefill_tok_s": L / si["prefill_s"], "open_s": med(ing_open),
-                      "executor_s": med(ing_exec), "peak_rss": max(ing_rss)},
-            "ort": {**so_, "prefill_tok_s": L / so_["prefill_s"], "session_s": med(ort_sess),
-                    "peak_rss": max(ort_rss)},
-            "greedy_agree": agree, "greedy_total": len(ort_tokens), "loadavg_1m": la}
+        R["speed"][L]["greedy_agree"] = [agree, len(to), len(set(to))]
+    R["loadavg"]["during_speed_1m"] = la
 
     # --- logits check (first prompt length) ---------------------------------------------------
     ids = prompt_ids(lens[0], vocab, bos)
     with tempfile.TemporaryDirectory() as td:
         run_child([a.ingot, "logits", plans["embed"], "--ids", ",".join(map(str, ids)), "--mode", "prefill",
                    "--out", os.path.join(td, "ingot.npy"), "--threads", str(a.threads)])
-        dec, a.decode = a.decode, 0
-        w, r_, a.warmup = a.warmup, a.repeat, 0
-        a.repeat = 1
-        ort_bench(a, ids, logits_out=os.path.join(td, "ort.npy"))
-        a.decode, a.warmup, a.repeat = dec, w, r_
+        ort_bench(a, ids, logits_out=os.path.join(td, "ort.npy"), decode=0, warmup=0, repeat=1)
         li = np.load(os.path.join(td, "ingot.npy"))[-1]
         lo = np.load(os.path.join(td, "ort.npy"))
         R["logits_check"] = {"prompt_tokens": lens[0], "max_abs_diff": float(np.max(np.abs(li - lo))),
                              "max_abs_logit": float(np.max(np.abs(lo))),
                              "argmax_equal": bool(np.argmax(li) == np.argmax(lo))}
-
-    # --- spin-wait study (decode at the first prompt length, one child each) -------------------
-    if not a.no_spin_study:
-        R["spin"] = {}
-        ids = prompt_ids(lens[0], vocab, bos)
-        for policy in ("PASSIVE", "ACTIVE"):
-            env = dict(os.environ, OMP_WAIT_POLICY=policy)
-            j = ingot_bench(a, plans["embed"], ids, env=env)
-            R["spin"][f"ingot OMP_WAIT_POLICY={policy}"] = speeds(j["runs"])
-        R["spin"]["ort allow_spinning=0"] = speeds(ort_bench(a, ids, no_spin=True)["runs"])
 
     R["loadavg"]["end"] = loadavg()
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
@@ -335,42 +335,48 @@ def main():
 def markdown(R, a):
     M = R["machine"]
     mib = lambda b: f"{b / 2**20:.0f} MiB"  # noqa: E731
-    o = []
-    o.append(f"Machine: {M['cpu']}, {M['cores']} cores, {M['mem_bytes'] / 2**30:.0f} GiB; kernel {M['kernel']}; "
-             f"onnxruntime {M['onnxruntime']}; ingot git {M['git']}; {M['date']}.")
-    o.append(f"Load average (1/5/15 min) at start {R['loadavg']['start'][0]:.2f}/{R['loadavg']['start'][1]:.2f}/"
-             f"{R['loadavg']['start'][2]:.2f}, at end {R['loadavg']['end'][0]:.2f}/"
-             f"{R['loadavg']['end'][1]:.2f}/{R['loadavg']['end'][2]:.2f}.")
-    o.append(f"Threads: {a.threads} (ingot --threads, ORT intra_op_num_threads); warm-up {a.warmup}, "
-             f"{a.rounds} x {a.repeat} timed runs per engine, medians.\n")
-    o.append("| batch 1, fp32 | ingot | onnxruntime | ingot / ORT |")
-    o.append("|---|---:|---:|---:|")
-    for L, s in R["speed"].items():
-        i, r = s["ingot"], s["ort"]
-        o.append(f"| prefill {L} tokens (tok/s) | {i['prefill_tok_s']:.0f} | {r['prefill_tok_s']:.0f} | "
-                 f"{i['prefill_tok_s'] / r['prefill_tok_s']:.2f} |")
-        o.append(f"| decode {a.decode} tokens after {L} (tok/s) | {i['decode_tok_s']:.1f} | "
-                 f"{r['decode_tok_s']:.1f} | {i['decode_tok_s'] / r['decode_tok_s']:.2f} |")
+    st, en = R["loadavg"]["start"], R["loadavg"]["end"]
+    lad = R["loadavg"]["during_speed_1m"]
+    o = [f"Machine: {M['cpu']}, {M['cores']} cores, {M['mem_bytes'] / 2**30:.0f} GiB; kernel {M['kernel']}; "
+         f"onnxruntime {M['onnxruntime']}; ingot git {M['git']}; {M['date']}.",
+         f"Load average (1/5/15 min) at start {st[0]:.2f}/{st[1]:.2f}/{st[2]:.2f}, at end "
+         f"{en[0]:.2f}/{en[1]:.2f}/{en[2]:.2f}; 1-min load during the speed runs {min(lad):.2f} to {max(lad):.2f} "
+         f"(median {med(lad):.2f}).",
+         f"Threads: {a.threads} (ingot --threads, ORT intra_op_num_threads); warm-up {a.warmup} run, then "
+         f"{a.rounds} child processes x {a.repeat} timed runs per engine and setting, alternating; medians.\n"]
+    pairs = [("default settings (both spin-wait)", "ingot", "ort")]
     L0 = next(iter(R["speed"]))
+    if "ort allow_spinning=0" in R["speed"][L0]:
+        pairs.append(("no spin-waiting (OMP_WAIT_POLICY=PASSIVE / allow_spinning=0)",
+                      "ingot OMP_WAIT_POLICY=PASSIVE", "ort allow_spinning=0"))
     s0 = R["speed"][L0]
-    o.append(f"| load (ingot: open + executor; ORT: session) | "
-             f"{(s0['ingot']['open_s'] + s0['ingot']['executor_s']) * 1000:.0f} ms | "
-             f"{s0['ort']['session_s'] * 1000:.0f} ms | |")
-    Lmax = list(R["speed"])[-1]
-    sm = R["speed"][Lmax]
-    o.append(f"| peak RSS, prompt {Lmax} + {a.decode} decode | {mib(sm['ingot']['peak_rss'])} | "
-             f"{mib(sm['ort']['peak_rss'])} (incl. Python) | {sm['ingot']['peak_rss'] / sm['ort']['peak_rss']:.2f} |")
+    Lm = list(R["speed"])[-1]
+    for title, i, r in pairs:
+        o.append(f"{title}:\n")
+        o.append("| batch 1, fp32 | ingot | onnxruntime | ingot / ORT |")
+        o.append("|---|---:|---:|---:|")
+        for L, s in R["speed"].items():
+            o.append(f"| prefill {L} tokens, tok/s | {s[i]['prefill_tok_s']:.0f} | {s[r]['prefill_tok_s']:.0f} | "
+                     f"{s[i]['prefill_tok_s'] / s[r]['prefill_tok_s']:.2f} |")
+            o.append(f"| decode {a.decode} tokens after {L}, tok/s | {s[i]['decode_tok_s']:.1f} | "
+                     f"{s[r]['decode_tok_s']:.1f} | {s[i]['decode_tok_s'] / s[r]['decode_tok_s']:.2f} |")
+        o.append(f"| load: ingot plan open + executor, ORT session | {s0[i]['load_s'] * 1000:.0f} ms | "
+                 f"{s0[r]['load_s'] * 1000:.0f} ms | {s0[i]['load_s'] / s0[r]['load_s']:.2f} |")
+        sm = R["speed"][Lm]
+        o.append(f"| peak RSS, prompt {Lm} + {a.decode} decode (ORT process incl. Python) | "
+                 f"{mib(sm[i]['peak_rss'])} | {mib(sm[r]['peak_rss'])} | {sm[i]['peak_rss'] / sm[r]['peak_rss']:.2f} |")
+        o.append("")
     o.append("")
     W = R["weights"]
-    o.append(f"Weights: {W['parameters'] / 1e6:.1f}M parameters, {mib(W['bytes'])} as fp32 "
+    o.append(f"Weights: {W['parameters'] / 1e6:.1f}M parameters, {W['bytes']} bytes ({mib(W['bytes'])}) as fp32 "
              f"(safetensors {mib(W['safetensors_bytes'])}).\n")
-    o.append("| compile / load | time | peak RSS | RSS / weight bytes |")
+    o.append("| compile / load (median) | time | peak RSS | RSS / weight bytes |")
     o.append("|---|---:|---:|---:|")
     for mode, c in R["compile"].items():
         o.append(f"| ingotc --weights={mode} (plan {mib(c['plan_bytes'])}) | {c['wall_s']:.2f} s | "
                  f"{mib(c['peak_rss'])} | {c['peak_rss'] / W['bytes']:.2f} |")
     for key, l in R["load"].items():
-        o.append(f"| `ingot run --stats` load, {key} plan (process wall {l['process_wall_s'] * 1000:.0f} ms) | "
+        o.append(f"| `ingot run --stats` \"load\", {key} plan (process wall {l['process_wall_s'] * 1000:.0f} ms) | "
                  f"{l['stats_load_s'] * 1000:.0f} ms | {mib(l['peak_rss'])} | {l['peak_rss'] / W['bytes']:.2f} |")
     for L, s in R["speed"].items():
         o.append(f"| `ingot bench` process, prompt {L} + {a.decode} decode | | {mib(s['ingot']['peak_rss'])} | "
@@ -379,15 +385,8 @@ def markdown(R, a):
     lc = R["logits_check"]
     o.append(f"Check: prefill logits of {lc['prompt_tokens']} tokens, max |ingot - ORT| = {lc['max_abs_diff']:.2e} "
              f"(max |logit| {lc['max_abs_logit']:.1f}), argmax equal: {lc['argmax_equal']}; greedy tokens "
-             + ", ".join(f"prompt {L}: first {s['greedy_agree']}/{s['greedy_total']} agree"
-                         for L, s in R["speed"].items()) + ".")
-    if "spin" in R:
-        o.append("\n| spin-wait setting (prompt %s) | decode tok/s | prefill s |" % L0)
-        o.append("|---|---:|---:|")
-        o.append(f"| ingot default | {s0['ingot']['decode_tok_s']:.1f} | {s0['ingot']['prefill_s']:.3f} |")
-        o.append(f"| ORT default (spinning) | {s0['ort']['decode_tok_s']:.1f} | {s0['ort']['prefill_s']:.3f} |")
-        for k, v in R["spin"].items():
-            o.append(f"| {k} | {v['decode_tok_s']:.1f} | {v['prefill_s']:.3f} |")
+             + ", ".join(f"prompt {L}: first {s['greedy_agree'][0]}/{s['greedy_agree'][1]} agree "
+                         f"({s['greedy_agree'][2]} distinct)" for L, s in R["speed"].items()) + ".")
     return "\n".join(o)
 
 

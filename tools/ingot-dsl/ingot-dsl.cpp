@@ -25,17 +25,17 @@
 
 namespace cl = llvm::cl;
 
-static cl::list<std::string> positional(cl::Positional,
-                                        cl::desc("[MODEL.ingot] CHECKPOINT_DIR"),
-                                        cl::OneOrMore);
+static cl::list<std::string>
+    positional(cl::Positional, cl::desc("[MODEL.ingot] CHECKPOINT_DIR"),
+               cl::OneOrMore);
 static cl::opt<std::string>
     modelsDir("models-dir",
               cl::desc("Choose the model file in DIR by config.json's "
                        "model_type instead of naming it"),
               cl::value_desc("DIR"));
-static cl::opt<bool>
-    printModelFile("print-model-file",
-                   cl::desc("With --models-dir: print the chosen file and exit"));
+static cl::opt<bool> printModelFile(
+    "print-model-file",
+    cl::desc("With --models-dir: print the chosen file and exit"));
 static cl::opt<bool>
     ranked("ranked", cl::desc("Keep the ranked result types found while "
                               "building (default: unranked, as ingotc gets)"));
@@ -61,7 +61,8 @@ int main(int argc, char **argv) {
     auto buf = llvm::MemoryBuffer::getFile(cfg);
     if (!buf)
       return fail("cannot read " + cfg + ": " + buf.getError().message());
-    llvm::Expected<llvm::json::Value> json = llvm::json::parse((*buf)->getBuffer());
+    llvm::Expected<llvm::json::Value> json =
+        llvm::json::parse((*buf)->getBuffer());
     if (!json)
       return fail(cfg + ": " + llvm::toString(json.takeError()));
     std::optional<llvm::StringRef> type;
@@ -91,7 +92,8 @@ int main(int argc, char **argv) {
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
   mlir::ingot::dsl::InstantiateOptions opts;
   opts.keepRankedTypes = ranked;
-  auto module = mlir::ingot::dsl::instantiateModel(ctx, modelPath, ckptDir, opts);
+  auto module =
+      mlir::ingot::dsl::instantiateModel(ctx, modelPath, ckptDir, opts);
   if (failed(module))
     return 1;
   (*module)->print(llvm::outs());

@@ -136,6 +136,8 @@ int main(int argc, char **argv) {
   mlir::ingot::registerAllDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
+  // Errors point at DSL lines; dumping the failing op adds noise for users.
+  ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diag(sourceMgr, &ctx);
 

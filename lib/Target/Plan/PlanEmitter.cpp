@@ -107,6 +107,10 @@ struct Emitter {
   mlir::ingot::PlanMemoryReport &report;
   std::string &error;
 
+  Emitter(ModuleOp module, const mlir::ingot::PlanEmitOptions &opts,
+          mlir::ingot::PlanMemoryReport &report, std::string &error)
+      : module(module), opts(opts), report(report), error(error) {}
+
   fb::FlatBufferBuilder fbb{1 << 16};
   std::vector<fb::Offset<pl::TensorDesc>> tensors;
   llvm::DenseMap<Value, int32_t> tensorOf;
@@ -549,7 +553,7 @@ std::string humanBytes(uint64_t b) {
 bool mlir::ingot::emitPlan(ModuleOp module, const PlanEmitOptions &opts,
                            PlanMemoryReport &report, std::string &error) {
   try {
-    Emitter e{module, opts, report, error};
+    Emitter e(module, opts, report, error);
     return e.run();
   } catch (const ::ingot::Error &err) {
     error = err.what();
