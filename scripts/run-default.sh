@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 ./scripts/build.sh >/dev/null
 ./build/bin/ingotc models/default -o build/default.plan
-./build/bin/ingot run build/default.plan --prompt "${1:-The computer}" --max-tokens "${2:-80}" \
+./build/bin/ingot run build/default.plan --prompt "${1:-And the LORD said}" --max-tokens "${2:-80}" \
   --temperature 0.8 --top-p 0.95 --seed 1

@@ -143,16 +143,17 @@ held out for validation. The weights produced here are released under the same t
 
 ## Architecture
 `LlamaForCausalLM` (transformers), config.json in the hub (transformers 4) layout:
-hidden {ARCH['hidden_size']}, {ARCH['num_hidden_layers']} layers, {ARCH['num_attention_heads']} heads
-(head_dim {ARCH['hidden_size'] // ARCH['num_attention_heads']}), {ARCH['num_key_value_heads']} KV heads (GQA),
-SwiGLU intermediate {ARCH['intermediate_size']}, RMSNorm eps {ARCH['rms_norm_eps']}, RoPE theta
-{ARCH['rope_theta']:g}, context {ARCH['max_position_embeddings']}, tied input/output embeddings,
-vocabulary {s['vocab']}. Parameters: {s['params']:,} (stored as bfloat16, `model.safetensors`).
+- hidden {ARCH['hidden_size']}, {ARCH['num_hidden_layers']} layers, {ARCH['num_attention_heads']} heads of {ARCH['hidden_size'] // ARCH['num_attention_heads']}, {ARCH['num_key_value_heads']} KV heads (GQA)
+- SwiGLU MLP, intermediate {ARCH['intermediate_size']}; RMSNorm eps {ARCH['rms_norm_eps']}
+- RoPE theta {ARCH['rope_theta']:g}, context {ARCH['max_position_embeddings']}, tied input/output embeddings
+- vocabulary {s['vocab']}; {s['params']:,} parameters, stored as bfloat16 in `model.safetensors`
 
 Tokenizer: byte-level BPE (GPT-2 pre-tokenizer regex) trained with `tokenizers` on the same text,
 {VOCAB} entries including the specials `<|endoftext|>` (id {s['bos']}: bos and end of text),
 `<|im_start|>`, `<|im_end|>` (ChatML chat template in tokenizer_config.json; the model was never
-trained on chat, so the template is only a format).
+trained on chat, so the template is only a format). The tokenizer's post-processor puts
+`<|endoftext|>` before every encoded text, as every training chapter begins with it.
+`training_log.json` lists the losses at each checkpoint.
 
 ## Training
 From scratch on the CPU (torch {torch.__version__}, transformers {transformers.__version__},
