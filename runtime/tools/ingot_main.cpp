@@ -555,7 +555,7 @@ int main(int argc, char **argv) {
   tokenize->add_flag("--skip-special", tskipSpecial, "Decode without special tokens");
 
   BenchArgs ba;
-  CLI::App *bench = app.add_subcommand("bench", "Time plan load, prefill and decode from token ids (JSON)");
+  CLI::App *bench = app.add_subcommand("bench-seq", "Time plan load, prefill and decode of one sequence from token ids (JSON)");
   addLoadOptions(bench, ba.load, true);
   bench->add_option("--ids", ba.ids, "Prompt token ids, e.g. 1,2,3")->required();
   bench->add_option("--max-tokens", ba.maxTokens, "Tokens generated per run (decode steps + 1)")

@@ -15,9 +15,17 @@ Measures, on this machine and in one invocation:
   memory   peak RSS (wait4 ru_maxrss of the child) of `ingot run`, of the `ingot bench` and ORT
            children, next to the plan's weight bytes
   checks   ingot's prefill logits vs onnxruntime's, and how many greedy tokens agree
+OpenBLAS: an OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment (this sandbox sets
+OPENBLAS_CORETYPE=Haswell, i.e. AVX2 kernels) would override OpenBLAS's own CPU detection while
+onnxruntime's MLAS detects the CPU itself; by default (--blas-env auto) the ingot children run
+without them so both libraries pick their own kernels; --blas-env inherit keeps them. The original
+values are recorded.
 Results: a JSON file (--json) and a Markdown summary on stdout (pasted into docs/performance.md).
 Prerequisites: make_bench_model.py, export_onnx.py, and built ingotc + ingot (--build).
+Shared machine: --quiet-wait S waits up to S seconds before each speed child until no other task is
+runnable, and the tables show the best run next to the median.
 Usage: /work/venv-dev/bin/python scripts/bench/bench_cpu.py [--build /tmp/build-bench] [--threads 2]
+           [--quiet-wait 60]
 """
 
 import argparse
@@ -26,7 +34,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -65,6 +72,27 @@ def med(xs):
 
 def loadavg():
     return list(os.getloadavg())
+
+
+def running_tasks():
+    """Runnable tasks right now (4th field of /proc/loadavg counts the reader too)."""
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[3].split("/")[0])
+
+
+def wait_quiet(limit_s):
+    """Waits up to limit_s until no other task is runnable in 3 polls 0.5 s apart; returns the
+    seconds waited (None: never quiet). Other users' bursts then hit fewer of the timed runs."""
+    if limit_s <= 0:
+        return 0.0
+    t0 = time.monotonic()
+    calm = 0
+    while time.monotonic() - t0 < limit_s:
+        calm = calm + 1 if running_tasks() <= 1 else 0
+        if calm >= 3:
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,10 +183,22 @@ def prompt_ids(n, vocab, bos, seed=1234):
     return [bos] + [int(x) for x in rng.integers(3, vocab, size=n - 1)]
 
 
+BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def child_env(a, **extra):
+    env = dict(os.environ)
+    if a.blas_env == "auto":
+        for k in BLAS_VARS:
+            env.pop(k, None)
+    env.update(extra)
+    return env
+
+
 def ingot_bench(a, plan, ids, env=None, extra=()):
-    cmd = [a.ingot, "bench", plan, "--ids", ",".join(map(str, ids)), "--threads", str(a.threads),
+    cmd = [a.ingot, "bench-seq", plan, "--ids", ",".join(map(str, ids)), "--threads", str(a.threads),
            "--max-tokens", str(a.decode + 1), "--warmup", str(a.warmup), "--repeat", str(a.repeat), *extra]
-    wall, so, _, rss = run_child(cmd, env=env)
+    wall, so, _, rss = run_child(cmd, env=env or child_env(a))
     j = json.loads(so.strip().splitlines()[-1])
     j["peak_rss"] = rss
     return j
@@ -183,6 +223,7 @@ def speeds(runs):
     pre = [r["prefill_s"] for r in runs]
     dec = [r["decode_steps"] / r["decode_s"] for r in runs if r["decode_s"] > 0]
     return {"prefill_s": med(pre), "decode_tok_s": med(dec), "samples": len(runs),
+            "prefill_s_best": min(pre), "decode_tok_s_best": max(dec),
             "prefill_s_all": pre, "decode_tok_s_all": dec}
 
 
@@ -206,6 +247,10 @@ def main():
     ap.add_argument("--compile-repeats", type=int, default=3)
     ap.add_argument("--load-repeats", type=int, default=5)
     ap.add_argument("--no-spin-study", action="store_true")
+    ap.add_argument("--quiet-wait", type=float, default=0,
+                    help="before each speed child, wait up to this many seconds for no other runnable task")
+    ap.add_argument("--blas-env", choices=("auto", "inherit"), default="auto",
+                    help="auto: run ingot without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (OpenBLAS detects the CPU)")
     ap.add_argument("--json", default="/tmp/ingot-bench/bench_cpu.json")
     # worker mode (internal)
     ap.add_argument("--ort-worker", action="store_true", help=argparse.SUPPRESS)
@@ -224,7 +269,9 @@ def main():
     with open(os.path.join(a.ckpt, "config.json")) as f:
         cfg = json.load(f)
     R = {"machine": machine_info(), "threads": a.threads, "settings": vars(a).copy(),
-         "loadavg": {"start": loadavg()}}
+         "loadavg": {"start": loadavg()},
+         "env": {k: os.environ.get(k) for k in BLAS_VARS + ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                                                            "OMP_NUM_THREADS")}}
     print(f"# machine: {R['machine']}", file=sys.stderr)
 
     # --- compile ------------------------------------------------------------------------------
@@ -255,7 +302,8 @@ def main():
             stats, walls, rsss = [], [], []
             for _ in range(a.load_repeats):
                 w, _, se, rss = run_child([a.ingot, "run", plan, "--prompt", "x", "--max-tokens", "1",
-                                           "--stats", "--threads", str(a.threads), *extra])
+                                           "--stats", "--threads", str(a.threads), *extra],
+                                          env=child_env(a))
                 stats.append(parse_stats(se))
                 walls.append(w)
                 rsss.append(rss)
@@ -277,14 +325,15 @@ def main():
     lens = [int(x) for x in a.prompt_lens.split(",")]
     acc = {L: {name(e, v): {"runs": [], "load": [], "rss": [], "tokens": None} for e, v in engines}
            for L in lens}
-    la = []
+    la, waited = [], []
     for r in range(a.rounds):
         for L in lens:
             ids = prompt_ids(L, vocab, bos)
             for e, v in engines:
+                waited.append(wait_quiet(a.quiet_wait))
                 la.append(loadavg()[0])
                 if e == "ingot":
-                    env = dict(os.environ, OMP_WAIT_POLICY=v) if v else None
+                    env = child_env(a, OMP_WAIT_POLICY=v) if v else None
                     j = ingot_bench(a, plans["embed"], ids, env=env)
                     load = j["open_s"] + j["executor_s"]
                 else:
@@ -302,7 +351,8 @@ def main():
         R["speed"][L] = {}
         for k, d in acc[L].items():
             sp = speeds(d["runs"])
-            R["speed"][L][k] = {**sp, "prefill_tok_s": L / sp["prefill_s"], "load_s": med(d["load"]),
+            R["speed"][L][k] = {**sp, "prefill_tok_s": L / sp["prefill_s"],
+                                "prefill_tok_s_best": L / sp["prefill_s_best"], "load_s": med(d["load"]),
                                 "peak_rss": max(d["rss"]), "tokens": d["tokens"]}
         ti, to = R["speed"][L]["ingot"]["tokens"], R["speed"][L]["ort"]["tokens"]
         agree = 0
@@ -312,12 +362,13 @@ def main():
             agree += 1
         R["speed"][L]["greedy_agree"] = [agree, len(to), len(set(to))]
     R["loadavg"]["during_speed_1m"] = la
+    R["quiet_wait_s"] = waited
 
     # --- logits check (first prompt length) ---------------------------------------------------
     ids = prompt_ids(lens[0], vocab, bos)
     with tempfile.TemporaryDirectory() as td:
         run_child([a.ingot, "logits", plans["embed"], "--ids", ",".join(map(str, ids)), "--mode", "prefill",
-                   "--out", os.path.join(td, "ingot.npy"), "--threads", str(a.threads)])
+                   "--out", os.path.join(td, "ingot.npy"), "--threads", str(a.threads)], env=child_env(a))
         ort_bench(a, ids, logits_out=os.path.join(td, "ort.npy"), decode=0, warmup=0, repeat=1)
         li = np.load(os.path.join(td, "ingot.npy"))[-1]
         lo = np.load(os.path.join(td, "ort.npy"))
@@ -341,9 +392,14 @@ def markdown(R, a):
          f"onnxruntime {M['onnxruntime']}; ingot git {M['git']}; {M['date']}.",
          f"Load average (1/5/15 min) at start {st[0]:.2f}/{st[1]:.2f}/{st[2]:.2f}, at end "
          f"{en[0]:.2f}/{en[1]:.2f}/{en[2]:.2f}; 1-min load during the speed runs {min(lad):.2f} to {max(lad):.2f} "
-         f"(median {med(lad):.2f}).",
+         f"(median {med(lad):.2f})."
+         + (f" Before each speed child the script waited up to {a.quiet_wait:.0f} s for no other runnable task: "
+            f"{sum(w is not None for w in R['quiet_wait_s'])} of {len(R['quiet_wait_s'])} started quiet."
+            if a.quiet_wait > 0 else ""),
          f"Threads: {a.threads} (ingot --threads, ORT intra_op_num_threads); warm-up {a.warmup} run, then "
-         f"{a.rounds} child processes x {a.repeat} timed runs per engine and setting, alternating; medians.\n"]
+         f"{a.rounds} child processes x {a.repeat} timed runs per engine and setting, alternating; medians, and the best run (least disturbed by other load).",
+         f"Environment: {', '.join(f'{k}={v}' for k, v in R['env'].items() if v is not None) or 'none of note'}; "
+         f"ingot children {'without OPENBLAS_* (OpenBLAS detects the CPU)' if a.blas_env == 'auto' else 'inherit it'}.\n"]
     pairs = [("default settings (both spin-wait)", "ingot", "ort")]
     L0 = next(iter(R["speed"]))
     if "ort allow_spinning=0" in R["speed"][L0]:
@@ -353,18 +409,19 @@ def markdown(R, a):
     Lm = list(R["speed"])[-1]
     for title, i, r in pairs:
         o.append(f"{title}:\n")
-        o.append("| batch 1, fp32 | ingot | onnxruntime | ingot / ORT |")
-        o.append("|---|---:|---:|---:|")
+        o.append("| batch 1, fp32 | ingot | onnxruntime | ingot / ORT | best: ingot | ORT | ratio |")
+        o.append("|---|---:|---:|---:|---:|---:|---:|")
         for L, s in R["speed"].items():
-            o.append(f"| prefill {L} tokens, tok/s | {s[i]['prefill_tok_s']:.0f} | {s[r]['prefill_tok_s']:.0f} | "
-                     f"{s[i]['prefill_tok_s'] / s[r]['prefill_tok_s']:.2f} |")
-            o.append(f"| decode {a.decode} tokens after {L}, tok/s | {s[i]['decode_tok_s']:.1f} | "
-                     f"{s[r]['decode_tok_s']:.1f} | {s[i]['decode_tok_s'] / s[r]['decode_tok_s']:.2f} |")
+            for what, key, fmt in ((f"prefill {L} tokens, tok/s", "prefill_tok_s", ".0f"),
+                                   (f"decode {a.decode} tokens after {L}, tok/s", "decode_tok_s", ".1f")):
+                x, y = s[i][key], s[r][key]
+                xb, yb = s[i][key + "_best"], s[r][key + "_best"]
+                o.append(f"| {what} | {x:{fmt}} | {y:{fmt}} | {x / y:.2f} | {xb:{fmt}} | {yb:{fmt}} | {xb / yb:.2f} |")
         o.append(f"| load: ingot plan open + executor, ORT session | {s0[i]['load_s'] * 1000:.0f} ms | "
-                 f"{s0[r]['load_s'] * 1000:.0f} ms | {s0[i]['load_s'] / s0[r]['load_s']:.2f} |")
+                 f"{s0[r]['load_s'] * 1000:.0f} ms | {s0[i]['load_s'] / s0[r]['load_s']:.2f} | | | |")
         sm = R["speed"][Lm]
         o.append(f"| peak RSS, prompt {Lm} + {a.decode} decode (ORT process incl. Python) | "
-                 f"{mib(sm[i]['peak_rss'])} | {mib(sm[r]['peak_rss'])} | {sm[i]['peak_rss'] / sm[r]['peak_rss']:.2f} |")
+                 f"{mib(sm[i]['peak_rss'])} | {mib(sm[r]['peak_rss'])} | {sm[i]['peak_rss'] / sm[r]['peak_rss']:.2f} | | | |")
         o.append("")
     o.append("")
     W = R["weights"]
