@@ -1,8 +1,10 @@
-// fp32 CPU kernels: threading set-up, embedding, GEMM (OpenBLAS) with
-// bias/activation epilogue, norms, silu·mul, softmax, gather-last, logits.
+// fp32 CPU kernels: threading set-up, embedding, linear (the batch-invariant
+// GEMM of cpu_kernels_gemm.cpp) with bias/activation epilogue, norms,
+// silu·mul, softmax, gather-last, logits.
 // Rope, attention, the elementwise interpreter and MoE live in sibling files.
-// Threading: one OpenMP pool; OpenBLAS is pinned to one thread and called
-// from inside OpenMP regions on column slices (see cpu_kernels.h).
+// Threading: one OpenMP pool; GEMMs run on column slices inside OpenMP
+// regions (see cpu_kernels.h). OpenBLAS stays pinned to one thread so any
+// BLAS call never starts a second pool.
 #include "cpu_kernels.h"
 
 #include <cblas.h>
@@ -80,21 +82,6 @@ void embedding(const int32_t *ids, int64_t T, const float *table, int64_t H,
     std::memcpy(out + t * H, table + int64_t(ids[t]) * H, sizeof(float) * H);
 }
 
-// out[:, n0:n1) = x · W[n0:n1)ᵀ. Rows of W are contiguous, so a slice of
-// output columns is an independent GEMM on a slice of W.
-static void gemmSlice(const float *x, int64_t R, int64_t K, const float *W,
-                      int64_t N, int64_t n0, int64_t n1, float *out) {
-  if (n1 <= n0)
-    return;
-  if (R == 1) // decode: a GEMV streams W once, faster than an M=1 GEMM
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, int(n1 - n0), int(K), 1.0f,
-                W + n0 * K, int(K), x, 1, 0.0f, out + n0, 1);
-  else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(R), int(n1 - n0),
-                int(K), 1.0f, x, int(K), W + n0 * K, int(K), 0.0f, out + n0,
-                int(N));
-}
-
 void linear(const float *x, int64_t R, int64_t K, const float *W, int64_t N,
             const float *bias, Activation act, float *out) {
   if (R == 0 || N == 0)
@@ -102,16 +89,18 @@ void linear(const float *x, int64_t R, int64_t K, const float *W, int64_t N,
   if (K == 0) {
     std::fill(out, out + R * N, 0.0f);
   } else if (numThreads() == 1 || R * N * K < (int64_t(1) << 18) || N < 64) {
-    gemmSlice(x, R, K, W, N, 0, N, out);
+    gemmInvariant(x, R, K, W, N, 0, N, out);
   } else {
-    // One thread pool: OpenMP splits the output columns and each thread runs
-    // a single-threaded BLAS call. Mixing OpenBLAS's own pool with OpenMP's
-    // made both spin against each other (decode 3x slower on 2 cores).
+    // OpenMP splits the output columns; each thread runs the single-threaded
+    // batch-invariant GEMM on its slice (cpu_kernels_gemm.cpp: OpenBLAS's
+    // sgemm/sgemv sum in an order that depends on the number of rows, so a
+    // request's logits would depend on its batch). Where a column lands
+    // does not change how it is summed.
 #pragma omp parallel
     {
       const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t chunk = ((N + nt - 1) / nt + 15) / 16 * 16;
-      gemmSlice(x, R, K, W, N, std::min(N, t * chunk), std::min(N, (t + 1) * chunk), out);
+      gemmInvariant(x, R, K, W, N, std::min(N, t * chunk), std::min(N, (t + 1) * chunk), out);
     }
   }
   if (!bias && act == Activation::None)

@@ -5,9 +5,15 @@
 //
 // Threading: a single OpenMP pool (setNumThreads) does all parallel work.
 // Row-parallel kernels split rows; GEMMs split output columns, each thread
-// calling OpenBLAS on its slice with OpenBLAS itself fixed to one thread.
-// Two pools (OpenBLAS's pthreads and OpenMP) spin-waiting against each other
-// on the same cores made decode about 3x slower, hence this arrangement.
+// running the batch-invariant GEMM (gemmInvariant) on its slice. OpenBLAS is
+// fixed to one thread: two pools (OpenBLAS's pthreads and OpenMP)
+// spin-waiting against each other on the same cores made decode about 3x
+// slower.
+//
+// Batch invariance: every kernel computes a row (a token, a sequence's
+// logits) with the same operations whatever else is in the step, so a
+// request's results do not depend on its batch or chunking (see
+// docs/architecture.md, "Batch invariance").
 // All tensors are dense row-major fp32 unless stated.
 #pragma once
 #include "ingot/runtime/kv_cache.h"
@@ -33,6 +39,14 @@ void embedding(const int32_t *ids, int64_t T, const float *table, int64_t H,
 // out[R,N] = act(x[R,K] · W[N,K]ᵀ + bias[N]); bias may be null.
 void linear(const float *x, int64_t R, int64_t K, const float *W, int64_t N,
             const float *bias, Activation act, float *out);
+
+// out[:, n0:n1) of x[R,K] · W[N,K]ᵀ (out has row stride N), single-threaded,
+// with a per-element summation order independent of R, n0, n1 and the
+// element's place in the batch (cpu_kernels_gemm.cpp). linear() uses it.
+void gemmInvariant(const float *x, int64_t R, int64_t K, const float *W, int64_t N, int64_t n0,
+                   int64_t n1, float *out);
+// The instruction set gemmInvariant runs on here: "avx512", "avx2", "generic".
+const char *gemmIsa();
 
 void rmsNorm(const float *x, int64_t R, int64_t H, const float *gamma,
              float eps, float *out);

@@ -6,6 +6,7 @@
 #include "ingot/runtime/kv_cache.h"
 #include "ingot/runtime/error.h"
 
+#include <algorithm>
 #include <cassert>
 #include <new>
 #include <string>
@@ -67,6 +68,19 @@ size_t KvCache::bytes() const {
   for (size_t l = 0; l < layers_.size(); ++l)
     n += (k_[l].size() + v_[l].size()) * sizeof(float);
   return n;
+}
+
+void KvCache::copyBlock(int64_t src, int64_t dst) {
+  INGOT_CHECK(src >= 0 && src < numBlocks_ && dst >= 0 && dst < numBlocks_,
+              "KV cache: cannot copy block " + std::to_string(src) + " to " +
+                  std::to_string(dst) + " (" + std::to_string(numBlocks_) + " blocks)");
+  if (src == dst)
+    return;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const size_t n = size_t(blockSize_) * size_t(layers_[l].numKvHeads) * size_t(layers_[l].headDim);
+    std::copy_n(k_[l].data() + size_t(src) * n, n, k_[l].data() + size_t(dst) * n);
+    std::copy_n(v_[l].data() + size_t(src) * n, n, v_[l].data() + size_t(dst) * n);
+  }
 }
 
 int32_t BatchMeta::numTokens() const {

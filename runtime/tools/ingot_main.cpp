@@ -4,10 +4,13 @@
 //   logits        write logits for given token ids to a .npy file (tests)
 //   generate-ids  greedy generation from token ids, printed as JSON
 //   tokenize      encode text / decode ids with the plan's tokenizer
-//   bench         load time and prefill/decode speed from token ids, as JSON
+//   bench         latency, offline throughput, online load (tools/cmd_bench.cpp)
+//   serve         OpenAI-compatible HTTP server (tools/cmd_serve.cpp)
+//   chat-template render messages with the plan's chat template (cmd_serve.cpp)
 // Errors: ingot::Error and other exceptions print "ingot: error: MESSAGE" and
 // exit 1; command-line usage errors print CLI11's message the same way and
 // exit 2. Nothing here knows about kernels: it drives the runtime library.
+#include "commands.h"
 #include "ingot/runtime/dtype.h"
 #include "ingot/runtime/error.h"
 #include "ingot/runtime/executor.h"
@@ -185,57 +188,6 @@ int cmdRun(const RunArgs &a) {
                  s.decodeSeconds, s.decodeSeconds > 0 ? double(decoded) / s.decodeSeconds : 0.0);
     std::fprintf(stderr, "stop:    %s\n", r.stopReason.c_str());
   }
-  return 0;
-}
-
-// --- bench -------------------------------------------------------------
-
-// Times plan open and executor creation separately, then runs `warmup`
-// untimed and `repeat` timed greedy generations of the same prompt in the
-// same process (EOS ignored, so every run does the same work). Prefill time
-// covers the prompt step(s) and sampling the first token; decode time the
-// maxTokens-1 single-token steps after it (as GenerateStats defines them).
-struct BenchArgs {
-  LoadArgs load;
-  std::string ids;
-  int64_t maxTokens = 129;
-  int64_t warmup = 1;
-  int64_t repeat = 5;
-  int64_t prefillChunk = 0;
-};
-
-int cmdBench(const BenchArgs &a) {
-  using Clock = std::chrono::steady_clock;
-  const auto prompt = parseIds(a.ids);
-  const auto t0 = Clock::now();
-  auto pf = openPlan(a.load);
-  const auto t1 = Clock::now();
-  auto ex = makeExecutor(*pf, a.load);
-  const auto t2 = Clock::now();
-  ingot::GenerateOptions go;
-  go.maxTokens = a.maxTokens;
-  go.ignoreEos = true;
-  go.prefillChunk = a.prefillChunk;
-  go.maxContext = maxPosition(*pf);
-  json runs = json::array();
-  std::vector<int32_t> tokens;
-  for (int64_t i = 0; i < a.warmup + a.repeat; ++i) {
-    const ingot::GenerateResult r = ingot::generate(*ex, prompt, go);
-    tokens = r.tokens;
-    if (i < a.warmup)
-      continue;
-    runs.push_back({{"prefill_s", r.stats.prefillSeconds},
-                    {"decode_s", r.stats.decodeSeconds},
-                    {"decode_steps", std::max<int64_t>(0, r.stats.generatedTokens - 1)}});
-  }
-  const json out = {{"plan", a.load.plan},
-                    {"open_s", std::chrono::duration<double>(t1 - t0).count()},
-                    {"executor_s", std::chrono::duration<double>(t2 - t1).count()},
-                    {"threads", a.load.threads},
-                    {"prompt_tokens", prompt.size()},
-                    {"runs", runs},
-                    {"tokens", tokens}};
-  std::cout << out.dump() << std::endl;
   return 0;
 }
 
@@ -566,6 +518,10 @@ int main(int argc, char **argv) {
   bench->add_option("--prefill-chunk", ba.prefillChunk, "Prompt tokens per prefill step")
       ->check(CLI::NonNegativeNumber);
 
+  std::vector<SubcommandHook> hooks = registerServeCommands(app);
+  for (auto &h : registerBenchCommands(app))
+    hooks.push_back(std::move(h));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -609,8 +565,9 @@ int main(int argc, char **argv) {
       std::cout << jsonIds(r.tokens) << std::endl;
       return 0;
     }
-    if (bench->parsed())
-      return cmdBench(ba);
+    for (const auto &h : hooks)
+      if (h.cmd->parsed())
+        return h.run();
     if (tokenize->parsed()) {
       if (textOpt->count() == 0 && decOpt->count() == 0)
         return fail("tokenize needs --text or --decode", 2);

@@ -51,14 +51,22 @@ struct TopLogprob {
   float logprob;
 };
 
-// One event per generated token of one choice, plus the final event.
+// Events of one choice, in order: one per generated token (token >= 0; text
+// is what that token completes, possibly empty). The event of the token that
+// ends the choice (an EOS or stop token, a stop string, max_tokens or the
+// model length) is its final event: finished = true, finishReason and the
+// usage fields set. A stop token's own text is not returned (text holds only
+// what was held back before it); a stop string and whatever follows it
+// within that token are cut. A choice that ends without a token (abort,
+// error) gets a final event with token = -1 and empty text. Exactly one
+// event per choice has finished = true, and it is the choice's last.
 struct TokenEvent {
   std::string requestId;
   int choice = 0;                 // 0..n-1
   int32_t token = -1;             // -1 on a final event with no token
   std::string text;               // newly decoded text (UTF-8 safe, stop strings held back)
-  float logprob = 0.0f;           // when requested
-  std::vector<TopLogprob> top;    // when requested
+  float logprob = 0.0f;           // when requested: raw log-softmax of the model
+  std::vector<TopLogprob> top;    // when requested (before penalties/temperature)
   bool finished = false;
   std::string finishReason;       // "stop", "length", "abort", "error"
   std::string error;              // when finishReason == "error"
@@ -75,10 +83,13 @@ struct EngineOptions {
   int64_t maxRunningSeqs = 0;     // 0: the plan's max_seqs
   int64_t maxQueued = 1024;       // add() refuses beyond this (server: 429)
   int64_t maxModelLen = 0;        // prompt + generated; 0: plan max_position
+                                  // (never more than the KV cache holds)
   bool enablePrefixCaching = true;
   bool usePriority = false;       // FCFS when false
 };
 
+// `swapped`: preempted sequences waiting to be recomputed (counted in
+// `waiting` too); waiting/running count sequences (a choice of n > 1 is one).
 struct EngineStats {
   int64_t waiting = 0, running = 0, swapped = 0;
   int64_t kvBlocksTotal = 0, kvBlocksUsed = 0, kvBlocksCached = 0;
@@ -99,7 +110,8 @@ public:
   // Queues a request; events arrive through `cb`. Throws ingot::Error with a
   // message naming the field when the request is invalid (empty prompt,
   // prompt + max_tokens over the model length, bad sampling values, ...)
-  // and ingot::QueueFull when maxQueued requests are waiting.
+  // and ingot::QueueFull when maxQueued requests are waiting,
+  // ingot::EngineStopping after stop().
   virtual void add(GenerationRequest req, EventCallback cb) = 0;
   // Cancels a request: its blocks are freed before the next step; a final
   // event with finishReason "abort" is delivered. Unknown ids are ignored.
@@ -111,6 +123,8 @@ public:
   virtual void run() = 0;
   // Makes run() return after the current step. With drain, run() first
   // finishes every queued and running request and refuses new ones.
+  // Either way add() throws EngineStopping from then on; without drain,
+  // run() aborts what is left (final "abort" events) before returning.
   virtual void stop(bool drain) = 0;
   virtual bool hasWork() const = 0;
   virtual EngineStats stats() const = 0;
@@ -119,6 +133,12 @@ public:
 };
 
 class QueueFull : public Error {
+public:
+  using Error::Error;
+};
+
+// add() after stop(): the engine is shutting down (server: 503).
+class EngineStopping : public Error {
 public:
   using Error::Error;
 };

@@ -1,7 +1,8 @@
 // The paged KV cache storage: per layer, K and V in blocks of `blockSize`
 // tokens, laid out [num_blocks][block_size][num_kv_heads][head_dim] (fp32 on
 // the CPU backend). Which blocks a sequence owns is decided by the caller
-// (a block table per sequence); issue 3's block manager takes that over.
+// (a block table per sequence): the serving engine's BlockManager, or
+// generate.h's LinearSequence for a single sequence.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,9 @@ public:
   float *key(int layer, int64_t slot);
   float *value(int layer, int64_t slot);
   size_t bytes() const;
+  // Copies block `src`'s K and V rows into block `dst`, every layer (the
+  // block manager's copy-on-write of a shared block). Throws on bad ids.
+  void copyBlock(int64_t src, int64_t dst);
 
 private:
   std::vector<KvLayerShape> layers_;

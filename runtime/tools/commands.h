@@ -1,0 +1,24 @@
+// Hooks for `ingot` subcommands that live in their own files
+// (tools/cmd_*.cpp). Each register function adds its subcommand(s) to the
+// app and returns what main() runs when one of them was parsed; errors are
+// thrown as ingot::Error and reported by main() like the other commands.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+struct SubcommandHook {
+  CLI::App *cmd = nullptr;
+  std::function<int()> run;
+};
+
+// serve, chat-template (tools/cmd_serve.cpp)
+std::vector<SubcommandHook> registerServeCommands(CLI::App &app);
+// bench (tools/cmd_bench.cpp)
+std::vector<SubcommandHook> registerBenchCommands(CLI::App &app);
+
+// "512MiB", "4GiB", "1000000" -> bytes; throws ingot::Error (cmd_serve.cpp).
+int64_t parseByteSize(const std::string &s);
