@@ -506,18 +506,6 @@ int main(int argc, char **argv) {
   tokenize->add_flag("--no-special", tnoSpecial, "Encode without the post-processor's special tokens (e.g. BOS)");
   tokenize->add_flag("--skip-special", tskipSpecial, "Decode without special tokens");
 
-  BenchArgs ba;
-  CLI::App *bench = app.add_subcommand("bench-seq", "Time plan load, prefill and decode of one sequence from token ids (JSON)");
-  addLoadOptions(bench, ba.load, true);
-  bench->add_option("--ids", ba.ids, "Prompt token ids, e.g. 1,2,3")->required();
-  bench->add_option("--max-tokens", ba.maxTokens, "Tokens generated per run (decode steps + 1)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  bench->add_option("--warmup", ba.warmup, "Untimed runs first")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  bench->add_option("--repeat", ba.repeat, "Timed runs")->capture_default_str()->check(CLI::PositiveNumber);
-  bench->add_option("--prefill-chunk", ba.prefillChunk, "Prompt tokens per prefill step")
-      ->check(CLI::NonNegativeNumber);
-
   std::vector<SubcommandHook> hooks = registerServeCommands(app);
   for (auto &h : registerBenchCommands(app))
     hooks.push_back(std::move(h));

@@ -196,7 +196,7 @@ def child_env(a, **extra):
 
 
 def ingot_bench(a, plan, ids, env=None, extra=()):
-    cmd = [a.ingot, "bench-seq", plan, "--ids", ",".join(map(str, ids)), "--threads", str(a.threads),
+    cmd = [a.ingot, "bench", plan, "--ids", ",".join(map(str, ids)), "--threads", str(a.threads),
            "--max-tokens", str(a.decode + 1), "--warmup", str(a.warmup), "--repeat", str(a.repeat), *extra]
     wall, so, _, rss = run_child(cmd, env=env or child_env(a))
     j = json.loads(so.strip().splitlines()[-1])
