@@ -564,6 +564,13 @@ struct Server::Impl {
     http.set_read_timeout(10, 0);
     http.set_write_timeout(10, 0);
     http.set_tcp_nodelay(true);
+    // httplib's default also sets SO_REUSEPORT, which lets a second server
+    // bind the same port and silently take half the connections; keep only
+    // SO_REUSEADDR (restart while old connections linger in TIME_WAIT).
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
 
     http.set_pre_routing_handler([this](const httplib::Request &req, httplib::Response &res) {
       if (!opts.apiKey.empty() && req.path.rfind("/v1/", 0) == 0) {
