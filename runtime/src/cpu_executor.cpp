@@ -1,6 +1,8 @@
 // The CPU executor: binds a plan's weights as fp32 (embedded: from the mapped
 // weights section, converted once when not already f32; external: from the
-// checkpoint through the recorded transforms), lays activations out in one
+// checkpoint through the recorded transforms, except that a weight which is
+// one f32 source unchanged is used in place from the checkpoint's mapping,
+// kept open for the executor's life), lays activations out in one
 // arena, owns the paged KV cache, validates each batch and runs the steps in
 // order. All step-level validation that does not depend on the batch happens
 // at load time (cpu_executor_prepare.cpp); step() checks the batch itself
@@ -183,7 +185,7 @@ private:
         scale = 2;
     const uint64_t arenaBytes = mem.arena_bytes() * uint64_t(scale);
     INGOT_CHECK(mem.arena_bytes() < (uint64_t(1) << 40), "plan memory: arena_bytes is implausibly large");
-    arena_.assign(size_t(arenaBytes / sizeof(float) + 1), 0.0f);
+    arena_ = ZeroedFloats(size_t(arenaBytes / sizeof(float) + 1)); // committed on first touch
     const auto &ts = *plan_.tensors();
     for (size_t i = 0; i < tensors_.size(); ++i) {
       TensorSlot &t = tensors_[i];
@@ -314,7 +316,8 @@ private:
       dir = plan_.weights_dir()->str();
     INGOT_CHECK(!dir.empty(), "the plan's weights are external and no weights directory is set "
                               "(the plan records none; pass --weights DIR)");
-    std::unique_ptr<Checkpoint> ckpt = Checkpoint::open(dir);
+    ckpt_ = Checkpoint::open(dir); // kept open: weights may be used in place from its mapping
+    const Checkpoint *ckpt = ckpt_.get();
     std::map<std::string, uint64_t> have;
     for (const auto &f : ckpt->files())
       have[f.first] = f.second;
@@ -347,8 +350,12 @@ private:
           ts.dtype = DType(x->dtype());
           spec.transforms.push_back(ts);
         }
-      HostTensor h = materializeWeight(*ckpt, spec);
       const std::vector<int64_t> want = toShape(w->shape());
+      if (const float *inPlace = pureF32Source(*ckpt, spec, DType(w->dtype()), want)) {
+        weightData_[i] = inPlace; // no copy: read from the checkpoint's mapping
+        continue;
+      }
+      HostTensor h = materializeWeight(*ckpt, spec);
       INGOT_CHECK(h.shape == want && h.dtype == DType(w->dtype()),
                   "weight \"" + spec.name + "\" from " + dir + " is " + dtypeName(h.dtype) +
                       shapeString(h.shape) + ", the plan expects " + dtypeName(DType(w->dtype())) +
@@ -357,6 +364,27 @@ private:
       toF32(h.bytes.data(), h.dtype, owned_[i].data(), h.numel());
       weightData_[i] = owned_[i].data();
     }
+  }
+
+  // The mapped data of `spec`'s source when the weight is that f32 tensor
+  // unchanged (one source; no transforms, or only casts to f32) with the plan's
+  // shape and a 4-byte aligned start; else null (the weight is materialised).
+  static const float *pureF32Source(const Checkpoint &ckpt, const WeightSpec &spec, DType planDtype,
+                                    const std::vector<int64_t> &want) {
+    if (spec.sources.size() != 1 || planDtype != DType::F32)
+      return nullptr;
+    for (const WeightTransformSpec &x : spec.transforms)
+      if (x.kind != WeightTransformKind::Cast || x.dtype != DType::F32)
+        return nullptr;
+    DType dt;
+    std::vector<int64_t> shape;
+    inferWeightShape(ckpt, spec, dt, shape); // the checks materializeWeight would make
+    const TensorView &v = ckpt.get(spec.sources[0]);
+    if (dt != DType::F32 || v.dtype != DType::F32 || shape != want || v.shape != want ||
+        reinterpret_cast<uintptr_t>(v.data) % alignof(float) != 0 ||
+        v.nbytes != size_t(v.numel()) * sizeof(float))
+      return nullptr;
+    return reinterpret_cast<const float *>(v.data);
   }
 
   void checkLogitsOutput() {
@@ -526,9 +554,10 @@ private:
   std::vector<PreparedStep> steps_;
   std::vector<KvLayerShape> kvLayers_;
   std::unique_ptr<KvCache> kv_;
-  std::vector<float> arena_;
+  ZeroedFloats arena_;
   std::vector<const float *> weightData_;
   std::vector<std::vector<float>> owned_;
+  std::unique_ptr<Checkpoint> ckpt_; // weights-external plans: mapped sources used in place
   std::vector<int32_t> tokenBuf_, posBuf_;
   std::vector<float> scratch_;
   int64_t scratchFloats_ = 0;

@@ -1,17 +1,51 @@
 // Paged KV cache storage (fp32, CPU backend): per layer, K and V each hold
-// [numBlocks][blockSize][numKvHeads][headDim] floats, zero-initialised.
+// [numBlocks][blockSize][numKvHeads][headDim] floats, zero-initialised but
+// committed lazily (ZeroedFloats: anonymous mmap), so a cache sized for many
+// sequences costs resident memory only for the blocks actually written.
 // key()/value() are on the attention hot path and may run on worker threads,
 // so they do not throw: callers (the executor) validate block tables and the
 // slot mapping against numBlocks() * blockSize() once per step.
 #include "ingot/runtime/kv_cache.h"
 #include "ingot/runtime/error.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <new>
 #include <string>
 
 namespace ingot {
+
+ZeroedFloats::ZeroedFloats(size_t n) : n_(n) {
+  if (n == 0)
+    return;
+  INGOT_CHECK(n <= SIZE_MAX / sizeof(float), "zeroed buffer of " + std::to_string(n) + " floats overflows");
+  // No MAP_NORESERVE: the kernel's overcommit heuristic still rejects sizes
+  // that cannot fit, so an oversized cache fails here rather than on first touch.
+  void *p = mmap(nullptr, n * sizeof(float), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    throw std::bad_alloc();
+  p_ = static_cast<float *>(p);
+}
+
+ZeroedFloats::~ZeroedFloats() {
+  if (p_)
+    munmap(p_, n_ * sizeof(float));
+}
+
+ZeroedFloats &ZeroedFloats::operator=(ZeroedFloats &&o) noexcept {
+  if (this != &o) {
+    if (p_)
+      munmap(p_, n_ * sizeof(float));
+    p_ = o.p_;
+    n_ = o.n_;
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+  return *this;
+}
 
 KvCache::KvCache(std::vector<KvLayerShape> layers, int blockSize,
                  int64_t numBlocks)
@@ -37,8 +71,8 @@ KvCache::KvCache(std::vector<KvLayerShape> layers, int blockSize,
     INGOT_CHECK(slots <= INT64_MAX / row / int64_t(sizeof(float)) / 2,
                 "KV cache: layer " + std::to_string(l) + " size overflows");
     try {
-      k_[l].assign(size_t(slots * row), 0.0f);
-      v_[l].assign(size_t(slots * row), 0.0f);
+      k_[l] = ZeroedFloats(size_t(slots * row));
+      v_[l] = ZeroedFloats(size_t(slots * row));
     } catch (const std::bad_alloc &) {
       throw Error("KV cache: cannot allocate layer " + std::to_string(l) +
                   " (" + std::to_string(2 * slots * row * 4) + " bytes for " +

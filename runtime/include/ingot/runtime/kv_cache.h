@@ -10,6 +10,30 @@
 
 namespace ingot {
 
+// Zero-filled float storage backed by an anonymous private mapping, so its
+// pages are committed only when first written: a KV cache or activation arena
+// sized for the worst case costs resident memory only for what a run touches
+// (reads of untouched pages see zeros, as with a value-initialised vector).
+// Throws std::bad_alloc if the mapping fails (the kernel's overcommit check
+// still refuses sizes that cannot fit).
+class ZeroedFloats {
+public:
+  ZeroedFloats() = default;
+  explicit ZeroedFloats(size_t n);
+  ~ZeroedFloats();
+  ZeroedFloats(ZeroedFloats &&o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  ZeroedFloats &operator=(ZeroedFloats &&o) noexcept;
+  ZeroedFloats(const ZeroedFloats &) = delete;
+  ZeroedFloats &operator=(const ZeroedFloats &) = delete;
+  float *data() { return p_; }
+  const float *data() const { return p_; }
+  size_t size() const { return n_; }
+
+private:
+  float *p_ = nullptr;
+  size_t n_ = 0;
+};
+
 struct KvLayerShape {
   int numKvHeads = 0;
   int headDim = 0;
@@ -34,7 +58,7 @@ private:
   std::vector<KvLayerShape> layers_;
   int blockSize_;
   int64_t numBlocks_;
-  std::vector<std::vector<float>> k_, v_;
+  std::vector<ZeroedFloats> k_, v_;
 };
 
 // Per-step batch metadata: the one attention op reads it for mixed batches of
