@@ -179,31 +179,6 @@ std::unique_ptr<ingot::PlanFile> openPlan(const BenchArgs &a) {
 
 // --- --ids: single-sequence latency (unchanged from the first `ingot bench`)
 
-std::vector<int32_t> parseIds(const std::string &s) {
-  std::vector<int32_t> ids;
-  std::string cur;
-  auto flush = [&] {
-    if (cur.empty())
-      return;
-    char *end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(cur.c_str(), &end, 10);
-    INGOT_CHECK(end && *end == '\0' && errno == 0 && v >= INT32_MIN && v <= INT32_MAX,
-                "bad token id \"" + cur + "\" in --ids");
-    ids.push_back(int32_t(v));
-    cur.clear();
-  };
-  for (char c : s) {
-    if (c == ',' || c == ' ' || c == '[' || c == ']' || c == '\n' || c == '\t')
-      flush();
-    else
-      cur += c;
-  }
-  flush();
-  INGOT_CHECK(!ids.empty(), "no token ids given");
-  return ids;
-}
-
 // Times plan open and executor creation separately, then runs `warmup`
 // untimed and `repeat` timed greedy generations of the same prompt (EOS
 // ignored, so every run does the same work).

@@ -20,5 +20,9 @@ std::vector<SubcommandHook> registerServeCommands(CLI::App &app);
 // bench (tools/cmd_bench.cpp)
 std::vector<SubcommandHook> registerBenchCommands(CLI::App &app);
 
+// "1,2,3", "1 2 3" or "[1, 2, 3]" -> token ids; throws ingot::Error
+// (ingot_main.cpp).
+std::vector<int32_t> parseIds(const std::string &s);
+
 // "512MiB", "4GiB", "1000000" -> bytes; throws ingot::Error (cmd_serve.cpp).
 int64_t parseByteSize(const std::string &s);

@@ -92,31 +92,6 @@ int64_t maxPosition(const ingot::PlanFile &pf) {
   return m ? m->max_position() : 0;
 }
 
-// "1,2,3", "1 2 3" or "[1, 2, 3]".
-std::vector<int32_t> parseIds(const std::string &s) {
-  std::vector<int32_t> ids;
-  std::string cur;
-  auto flush = [&] {
-    if (cur.empty())
-      return;
-    char *end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(cur.c_str(), &end, 10);
-    INGOT_CHECK(end && *end == '\0' && errno == 0 && v >= INT32_MIN && v <= INT32_MAX,
-                "bad token id \"" + cur + "\" in --ids");
-    ids.push_back(int32_t(v));
-    cur.clear();
-  };
-  for (char c : s) {
-    if (c == ',' || c == ' ' || c == '[' || c == ']' || c == '\n' || c == '\t')
-      flush();
-    else
-      cur += c;
-  }
-  flush();
-  INGOT_CHECK(!ids.empty(), "no token ids given");
-  return ids;
-}
 
 std::string jsonIds(const std::vector<int32_t> &ids) { return json(ids).dump(); }
 
@@ -446,6 +421,32 @@ int fail(const std::string &msg, int code) {
 }
 
 } // namespace
+
+// "1,2,3", "1 2 3" or "[1, 2, 3]".
+std::vector<int32_t> parseIds(const std::string &s) {
+  std::vector<int32_t> ids;
+  std::string cur;
+  auto flush = [&] {
+    if (cur.empty())
+      return;
+    char *end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(cur.c_str(), &end, 10);
+    INGOT_CHECK(end && *end == '\0' && errno == 0 && v >= INT32_MIN && v <= INT32_MAX,
+                "bad token id \"" + cur + "\" in --ids");
+    ids.push_back(int32_t(v));
+    cur.clear();
+  };
+  for (char c : s) {
+    if (c == ',' || c == ' ' || c == '[' || c == ']' || c == '\n' || c == '\t')
+      flush();
+    else
+      cur += c;
+  }
+  flush();
+  INGOT_CHECK(!ids.empty(), "no token ids given");
+  return ids;
+}
 
 int main(int argc, char **argv) {
   CLI::App app{"ingot: run ahead-of-time compiled Ingot plans"};
