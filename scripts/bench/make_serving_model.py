@@ -16,12 +16,15 @@ Usage: /work/venv-dev/bin/python scripts/bench/make_serving_model.py [OUT_DIR]
 
 import argparse
 import json
-import math
 import os
 import shutil
+import sys
 
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_bench_model import init_weights  # noqa: E402  (same random init as the CPU benchmark model)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -34,18 +37,6 @@ CONFIG = dict(
     rms_norm_eps=1e-5, rope_theta=10000.0, rope_scaling=None, tie_word_embeddings=False,
     vocab_size=512, bos_token_id=1, eos_token_id=2, initializer_range=0.02, use_cache=True,
 )
-
-
-def init_weights(model, gen):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 1:  # RMSNorm scales
-                val = 1.0 + 0.1 * torch.randn(p.shape, generator=gen)
-            elif "embed" in name:
-                val = 0.5 * torch.randn(p.shape, generator=gen)
-            else:
-                val = torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[-1])
-            p.copy_(val)
 
 
 def main():
