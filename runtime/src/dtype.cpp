@@ -26,7 +26,17 @@ size_t dtypeSize(DType t) {
   case DType::I64:
     return 8;
   case DType::U8:
+  case DType::I8:
+  case DType::Bool:
     return 1;
+  case DType::F64:
+  case DType::U64:
+    return 8;
+  case DType::I16:
+  case DType::U16:
+    return 2;
+  case DType::U32:
+    return 4;
   }
   throw Error("dtypeSize: invalid dtype value " + std::to_string(int(t)));
 }
@@ -45,9 +55,25 @@ const char *dtypeName(DType t) {
     return "i64";
   case DType::U8:
     return "u8";
+  case DType::F64:
+    return "f64";
+  case DType::I8:
+    return "i8";
+  case DType::I16:
+    return "i16";
+  case DType::U16:
+    return "u16";
+  case DType::U32:
+    return "u32";
+  case DType::U64:
+    return "u64";
+  case DType::Bool:
+    return "bool";
   }
   return "invalid";
 }
+
+bool isValidDType(uint8_t v) { return v < kNumDTypes; }
 
 bool parseDType(const std::string &s, DType &out) {
   // Case-insensitive so the safetensors spelling ("F32", "BF16") and the
@@ -64,7 +90,12 @@ bool parseDType(const std::string &s, DType &out) {
       {"f16", DType::F16},   {"float16", DType::F16},   {"half", DType::F16},
       {"bf16", DType::BF16}, {"bfloat16", DType::BF16}, {"i32", DType::I32},
       {"int32", DType::I32}, {"i64", DType::I64},       {"int64", DType::I64},
-      {"u8", DType::U8},     {"uint8", DType::U8},
+      {"u8", DType::U8},     {"uint8", DType::U8},      {"f64", DType::F64},
+      {"float64", DType::F64}, {"double", DType::F64},  {"i8", DType::I8},
+      {"int8", DType::I8},   {"i16", DType::I16},       {"int16", DType::I16},
+      {"u16", DType::U16},   {"uint16", DType::U16},    {"u32", DType::U32},
+      {"uint32", DType::U32}, {"u64", DType::U64},      {"uint64", DType::U64},
+      {"bool", DType::Bool},
   };
   for (const Name &n : names)
     if (l == n.name) {
@@ -173,8 +204,17 @@ void convertToF32(const void *src, DType from, float *dst, size_t n) {
     for (size_t i = 0; i < n; ++i)
       dst[i] = float(s[i]);
     return;
+  case DType::F64:
+    for (size_t i = 0; i < n; ++i) {
+      double v;
+      std::memcpy(&v, s + 8 * i, 8);
+      dst[i] = float(v);
+    }
+    return;
+  default:
+    break;
   }
-  throw Error("convertToF32: invalid source dtype " +
+  throw Error("convertToF32: unsupported source dtype " +
               std::to_string(int(from)));
 }
 

@@ -57,17 +57,19 @@ std::string parentDir(const std::string &p) {
 DType parseSafetensorsDType(const std::string &s, const std::string &where) {
   static const std::pair<const char *, DType> supported[] = {
       {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
-      {"I32", DType::I32}, {"I64", DType::I64}, {"U8", DType::U8}};
+      {"I32", DType::I32}, {"I64", DType::I64}, {"U8", DType::U8},
+      {"F64", DType::F64}, {"I8", DType::I8},   {"I16", DType::I16},
+      {"U16", DType::U16}, {"U32", DType::U32}, {"U64", DType::U64},
+      {"BOOL", DType::Bool}};
   for (const auto &p : supported)
     if (s == p.first)
       return p.second;
-  static const char *known[] = {"BOOL", "I8",  "I16",     "U16",    "U32",
-                                "U64",  "F64", "F8_E4M3", "F8_E5M2"};
+  static const char *known[] = {"F8_E4M3", "F8_E5M2"};
   for (const char *k : known)
     if (s == k)
       throw Error(where + " has dtype " + s +
                   ", which Ingot does not support (supported: F32, F16, BF16, "
-                  "I32, I64, U8)");
+                  "F64, I8, I16, I32, I64, U8, U16, U32, U64, BOOL)");
   throw Error(where + " has unknown dtype \"" + s + "\"");
 }
 
@@ -211,6 +213,22 @@ const TensorView *SafetensorsFile::find(const std::string &name) const {
 }
 
 // ------------------------------------------------------------- Checkpoint --
+
+std::unique_ptr<Checkpoint> Checkpoint::fromMemory(std::vector<TensorView> tensors,
+                                                   std::shared_ptr<void> keepAlive) {
+  std::unique_ptr<Checkpoint> c(new Checkpoint());
+  c->memTensors_ = std::move(tensors);
+  c->keepAlive_ = std::move(keepAlive);
+  for (const TensorView &v : c->memTensors_) {
+    INGOT_CHECK(v.nbytes == size_t(v.numel()) * dtypeSize(v.dtype),
+                "in-memory tensor '" + v.name + "' has " + std::to_string(v.nbytes) +
+                    " bytes, its dtype and shape need " +
+                    std::to_string(size_t(v.numel()) * dtypeSize(v.dtype)));
+    INGOT_CHECK(c->index_.emplace(v.name, &v).second,
+                "in-memory tensor '" + v.name + "' is defined twice");
+  }
+  return c;
+}
 
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &dirOrFile) {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());

@@ -51,7 +51,9 @@ TEST(DType, Parse) {
       {"F16", DType::F16},   {"f16", DType::F16},   {"float16", DType::F16},
       {"BF16", DType::BF16}, {"bf16", DType::BF16}, {"bfloat16", DType::BF16},
       {"I32", DType::I32},   {"int32", DType::I32}, {"I64", DType::I64},
-      {"int64", DType::I64}, {"U8", DType::U8},
+      {"int64", DType::I64}, {"U8", DType::U8},     {"F64", DType::F64},
+      {"double", DType::F64}, {"int8", DType::I8},  {"u64", DType::U64},
+      {"BOOL", DType::Bool},
   };
   for (const Case &c : cases) {
     DType t = DType::U8;
@@ -60,7 +62,7 @@ TEST(DType, Parse) {
   }
   DType t;
   EXPECT_FALSE(parseDType("", t));
-  EXPECT_FALSE(parseDType("F64", t));
+  EXPECT_FALSE(parseDType("complex64", t));
   EXPECT_FALSE(parseDType("f8", t));
   EXPECT_FALSE(parseDType("f32 ", t));
 }

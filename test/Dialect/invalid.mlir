@@ -6,9 +6,10 @@ ingot.weight_decl @w : tensor<?x64xf32> {sources = ["w"]}
 
 // -----
 
-// Tests that a weight declaration needs a float element type.
-// expected-error @+1 {{weight element type must be f32, bf16 or f16}}
-ingot.weight_decl @w : tensor<4x64xi32> {sources = ["w"]}
+// Tests that a weight declaration needs a plan element type (no signed
+// integers: ONNX's signed ints are signless).
+// expected-error @+1 {{weight element type must be f32, bf16, f16, f64, or a signless/unsigned integer}}
+ingot.weight_decl @w : tensor<4x64xsi32> {sources = ["w"]}
 
 // -----
 

@@ -25,6 +25,15 @@ struct PipelineOptions {
 void buildCompilePipeline(OpPassManager &pm, const PipelineOptions &opts);
 void registerPipelines();
 
+// ONNX: ingot-onnx-fold -> ingot-onnx-raise (see docs/onnx.md). After it the
+// module is either a decoder (func @forward, continue with
+// buildCompilePipeline) or a graph (func @main, continue with
+// buildGraphPipeline).
+void buildOnnxFrontendPipeline(OpPassManager &pm);
+// Graph plans: ingot.node -> ingot.step "Node" (and the plain transformer
+// ops that remain -> their steps); no KV cache, no arena planning.
+void buildGraphPipeline(OpPassManager &pm);
+
 } // namespace mlir::ingot
 
 #endif

@@ -161,8 +161,15 @@ LogicalResult WeightDeclOp::verify() {
     return emitOpError() << "weight '" << getSymName()
                          << "' must have a static tensor type, got "
                          << getType();
-  if (!isa<Float32Type, BFloat16Type, Float16Type>(type.getElementType()))
-    return emitOpError() << "weight element type must be f32, bf16 or f16";
+  Type et = type.getElementType();
+  auto it = dyn_cast<IntegerType>(et);
+  bool intOk = it && llvm::is_contained(llvm::ArrayRef<unsigned>{1, 8, 16, 32, 64},
+                                        it.getWidth()) && !it.isSigned();
+  if (!isa<Float32Type, BFloat16Type, Float16Type, Float64Type>(et) && !intOk)
+    return emitOpError() << "weight element type must be f32, bf16, f16, f64, "
+                            "or a signless/unsigned integer of 1, 8, 16, 32 or "
+                            "64 bits, got "
+                         << et;
   if (getSources().empty())
     return emitOpError() << "weight '" << getSymName()
                          << "' needs at least one source tensor";
@@ -611,3 +618,35 @@ LogicalResult StepOp::verify() {
 
 #define GET_OP_CLASSES
 #include "ingot/Dialect/Ingot/IngotOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Generic ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult NodeOp::verify() {
+  if (getOpType().empty())
+    return emitOpError() << "needs a non-empty op_type";
+  for (NamedAttribute a : getAttrs()) {
+    Attribute v = a.getValue();
+    if (!isa<IntegerAttr, FloatAttr, StringAttr, DenseI64ArrayAttr,
+             DenseF32ArrayAttr, ElementsAttr, ArrayAttr>(v))
+      return emitOpError() << "attribute '" << a.getName().getValue()
+                           << "' of " << getOpType()
+                           << " has an unsupported kind: " << v;
+    if (auto arr = dyn_cast<ArrayAttr>(v))
+      for (Attribute e : arr)
+        if (!isa<StringAttr>(e))
+          return emitOpError() << "attribute '" << a.getName().getValue()
+                               << "' of " << getOpType()
+                               << ": only arrays of strings may be ArrayAttr";
+  }
+  for (Type t : getOperandTypes())
+    if (!isa<TensorType, NoneType>(t))
+      return emitOpError() << "operands must be tensors or none, got " << t;
+  for (Type t : getResultTypes())
+    if (!isa<TensorType>(t))
+      return emitOpError() << "results must be tensors, got " << t;
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }

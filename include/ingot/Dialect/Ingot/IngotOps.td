@@ -125,7 +125,7 @@ def Ingot_WeightOp : Ingot_Op<"weight",
     ```
   }];
   let arguments = (ins FlatSymbolRefAttr:$name);
-  let results = (outs Ingot_FloatTensor:$result);
+  let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
 }
 
@@ -486,6 +486,72 @@ def Ingot_StepOp : Ingot_Op<"step"> {
   let results = (outs Variadic<AnyTensor>:$outputs);
   let assemblyFormat = "$kind `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Generic (ONNX) ops: the importer's output and the general path
+//===----------------------------------------------------------------------===//
+
+def Ingot_NodeOp : Ingot_Op<"node"> {
+  let summary = "A generic operator with ONNX semantics";
+  let description = [{
+    One node of an imported ONNX graph: `op_type` and `domain` ("" for
+    ai.onnx, "com.microsoft", ...) name the operator, `attrs` holds its ONNX
+    attributes (ints as i64, floats as f32, strings, `array<i64>` for ints
+    lists, `array<f32>` for float lists, dense elements for tensors), `name`
+    the node name. Operands may be `none` (from `ingot.absent`) for omitted
+    optional inputs. Result types are ranked with `?` where not known at
+    compile time, or unranked.
+
+    Raising patterns (`ingot-onnx-raise`) turn groups of nodes into the
+    transformer ops; what remains runs as plan steps of kind Node on the
+    runtime's N-d kernels (runtime/include/ingot/runtime/nd.h).
+
+    ```mlir
+    %y = ingot.node "Add"(%a, %b) {name = "add_1"}
+        : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+    %z = ingot.node "Softmax"(%y) {attrs = {axis = -1 : i64}}
+        : (tensor<?x4xf32>) -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$op_type,
+                       DefaultValuedAttr<StrAttr, "\"\"">:$domain,
+                       DefaultValuedAttr<StrAttr, "\"\"">:$name,
+                       DefaultValuedAttr<DictionaryAttr, "{}">:$attrs,
+                       Variadic<AnyType>:$inputs);
+  let results = (outs Variadic<AnyType>:$outputs);
+  let assemblyFormat = "$op_type `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs)";
+  let hasVerifier = 1;
+}
+
+def Ingot_ConstantOp : Ingot_Op<"constant",
+    [ConstantLike, Pure, AllTypesMatch<["value", "result"]>]> {
+  let summary = "A constant tensor";
+  let description = [{
+    A constant of any element type: small ONNX initializers and Constant
+    nodes, and the results of constant folding. Large initializers are
+    weights (`ingot.weight_decl`) instead, so the IR stays small.
+
+    ```mlir
+    %shape = ingot.constant dense<[0, 0, 4, 16]> : tensor<4xi64>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "attr-dict $value";
+  let hasFolder = 1;
+}
+
+def Ingot_AbsentOp : Ingot_Op<"absent", [Pure]> {
+  let summary = "An omitted optional input of a generic node";
+  let description = [{
+    ```mlir
+    %none = ingot.absent : none
+    %y = ingot.node "Clip"(%x, %none, %max) : (tensor<4xf32>, none, tensor<f32>) -> tensor<4xf32>
+    ```
+  }];
+  let results = (outs NoneType:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
 }
 
 #endif // INGOT_OPS_TD

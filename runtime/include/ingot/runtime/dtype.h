@@ -8,7 +8,12 @@
 
 namespace ingot {
 
-enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, U8 = 5 };
+enum class DType : uint8_t {
+  F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, U8 = 5,
+  F64 = 6, I8 = 7, I16 = 8, U16 = 9, U32 = 10, U64 = 11, Bool = 12
+};
+constexpr int kNumDTypes = 13;
+bool isValidDType(uint8_t v);
 
 size_t dtypeSize(DType t);
 const char *dtypeName(DType t);            // "f32", "f16", "bf16", ...

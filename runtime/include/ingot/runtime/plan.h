@@ -15,9 +15,10 @@ struct FileHeader;
 } // namespace plan
 
 constexpr uint32_t kPlanFormatVersion = 1;   // container layout
-constexpr uint32_t kPlanSchemaVersion = 1;   // plan.fbs
+constexpr uint32_t kPlanSchemaVersion = 2;   // plan.fbs (2: Node steps, graph plans, more dtypes)
 constexpr int64_t kDimTokens = -1;           // T: tokens in the step
 constexpr int64_t kDimSeqs = -2;             // S: sequences in the step
+constexpr int64_t kDimDynamic = -3;          // graph plans: known when the step runs
 constexpr size_t kWeightAlignment = 4096;
 
 struct PlanLoadOptions {

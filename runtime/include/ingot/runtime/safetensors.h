@@ -44,6 +44,11 @@ private:
 class Checkpoint {
 public:
   static std::unique_ptr<Checkpoint> open(const std::string &dirOrFile);
+  // An in-memory checkpoint (e.g. an ONNX model's initializers): the views'
+  // data points into memory that `keepAlive` owns; names must be unique.
+  // dir() and files() are empty.
+  static std::unique_ptr<Checkpoint> fromMemory(std::vector<TensorView> tensors,
+                                                std::shared_ptr<void> keepAlive);
   const TensorView &get(const std::string &name) const; // throws naming it
   const TensorView *find(const std::string &name) const;
   std::vector<std::string> tensorNames() const;
@@ -55,6 +60,13 @@ private:
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorView *> index_;
+  std::vector<TensorView> memTensors_;   // fromMemory only (never resized after)
+  std::shared_ptr<void> keepAlive_;
 };
+
+// Writes `tensors` (name, dtype, shape, data, nbytes) as one safetensors file,
+// atomically (temporary file + rename). Throws ingot::Error naming the path.
+// (runtime/src/safetensors_write.cpp)
+void writeSafetensors(const std::string &path, const std::vector<TensorView> &tensors);
 
 } // namespace ingot
