@@ -1,0 +1,862 @@
+//===- DecoderRaise.cpp - an exported decoder graph -> paged @forward -----===//
+//
+// Converts func @main of an imported decoder export (see OnnxRaise.h for the
+// interface it must have) into func @forward(tokens, positions, !ingot.batch)
+// of transformer ops, the form the DSL produces, so the plan runs on the paged
+// KV cache with continuous batching and prefix caching.
+//
+// How: one walk over @main in order, giving every value a *role*:
+//   Param      constants and weights
+//   Aux        anything computed only from params, positions, the attention
+//              mask and shapes (masks, cos/sin tables, shape arithmetic): never
+//              materialised; read numerically when needed (NodeEval)
+//   Tok        a [B, S, F] activation; its new value is [T, F]
+//   TokHeads   Tok reshaped to [B, S, H, D] (same new value)
+//   Heads      TokHeads transposed to [B, H, S, D] (same new value)
+//   rope parts rotate-half pieces of a Heads value, cos/sin products
+//   KvAll      Concat(past_key_values.<i>.*, Heads): the layer's whole K or V
+//              (GQA repetition through Unsqueeze/Expand/Reshape is a no-op)
+//   KvT, Scores, Probs, AttnHeads: stages of one attention
+// Each node is handled by its op type and the roles of its inputs; a node
+// with a live input that no rule covers stops the conversion with a reason
+// naming it. Batch B is folded into the token dimension: every per-token op
+// is the same on [B*S, F]; only attention and RoPE see positions, and they
+// get them from the runtime's batch metadata instead.
+// Numeric checks: the cos/sin tables are evaluated for positions 0..N-1 and
+// must equal cos/sin(p * inv_freq) for an inv_freq found among the graph's
+// constants (then theta / linear factor are fitted to it); the mask added
+// to the scores is evaluated and must be causal, optionally windowed.
+//
+//===----------------------------------------------------------------------===//
+#include "RaiseUtil.h"
+#include "ingot/OnnxRaise/NodeEval.h"
+#include "ingot/OnnxRaise/OnnxRaise.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+using namespace mlir;
+using namespace mlir::ingot;
+using namespace mlir::ingot::raise;
+
+namespace {
+
+enum class R {
+  None, Param, Absent, Aux, Ids, Pos, Past, Tok, TokHeads, Heads, HalfPart, NegHalf,
+  RotHalf, RopeCos, RopeSin, KvAll, KvT, Scores, Probs, AttnHeads, AttnTokHeads
+};
+
+const char *roleName(R r) {
+  static const char *n[] = {"unknown", "param", "absent", "aux", "input_ids", "position_ids",
+                            "past", "tokens", "token-heads", "heads", "half", "neg-half",
+                            "rotate-half", "rope-cos", "rope-sin", "kv", "k^T", "scores",
+                            "probs", "attn-heads", "attn-token-heads"};
+  return n[int(r)];
+}
+
+struct Info {
+  R r = R::None;
+  Value nv;                 // new [T, F] value
+  int64_t width = 0;        // F for Tok
+  int64_t heads = 0, hd = 0;
+  double scale = 1.0;
+  Value src, aux, mask;     // old values (rope source, cos/sin, mask)
+  bool first = false;       // HalfPart: first half
+  int layer = -1;
+  bool isK = false;
+  Value k, v;               // Scores/Probs: new K value (and heads)
+  int64_t kvHeads = 0;
+  // Tok produced by a linear: its pieces (for the logits head and splits).
+  Operation *linear = nullptr;
+  Value linIn, linW;        // new input, old weight value
+};
+
+struct Converter {
+  ModuleOp module;
+  func::FuncOp main;
+  const OnnxRaiseOptions &opts;
+  OpBuilder b;
+  func::FuncOp fwd;
+  Value tokens, positions, batch;
+  llvm::DenseMap<Value, Info> info;
+  std::map<std::pair<void *, bool>, Value> params;
+  std::string why;
+  int layers = 0;
+  int64_t vocab = 0, hidden = 0;
+  llvm::DenseMap<Value, int64_t> windows;   // evaluated mask -> window (0 none)
+  std::map<std::string, Value> argByName;
+  static constexpr int64_t kN = 64;         // positions evaluated for rope/mask
+
+  Converter(ModuleOp m, func::FuncOp f, const OnnxRaiseOptions &o)
+      : module(m), main(f), opts(o), b(m.getContext()) {}
+
+  bool fail(Operation *op, const std::string &msg) {
+    if (why.empty()) {
+      std::string where;
+      if (auto n = dyn_cast_or_null<NodeOp>(op))
+        where = "node '" + n.getName().str() + "' (" + n.getOpType().str() + "): ";
+      why = where + msg;
+    }
+    return false;
+  }
+
+  Info &set(Value v, Info i) { return info[v] = i; }
+
+  Info roleOf(Value v) {
+    if (isa<NoneType>(v.getType()))
+      return Info{R::Absent};
+    if (v.getDefiningOp<ConstantOp>() || v.getDefiningOp<WeightOp>())
+      return Info{R::Param};
+    auto it = info.find(v);
+    return it == info.end() ? Info{} : it->second;
+  }
+
+  Type f32() { return b.getF32Type(); }
+  Type unranked() { return UnrankedTensorType::get(f32()); }
+
+  // The new-function value of a param; transposed (2-D) when asked.
+  Value param(Value old, bool transpose = false) {
+    auto key = std::make_pair(old.getAsOpaquePointer(), transpose);
+    if (auto it = params.find(key); it != params.end())
+      return it->second;
+    Value out;
+    auto type = cast<RankedTensorType>(old.getType());
+    if (auto c = old.getDefiningOp<ConstantOp>()) {
+      auto dense = cast<DenseElementsAttr>(c.getValue());
+      if (transpose) {
+        int64_t r = type.getDimSize(0), cdim = type.getDimSize(1);
+        auto vals = llvm::to_vector(dense.getValues<APFloat>());
+        SmallVector<APFloat> t;
+        for (int64_t j = 0; j < cdim; ++j)
+          for (int64_t i = 0; i < r; ++i)
+            t.push_back(vals[size_t(i * cdim + j)]);
+        dense = DenseElementsAttr::get(RankedTensorType::get({cdim, r}, type.getElementType()), t);
+      }
+      out = b.create<ConstantOp>(old.getLoc(), dense.getType(), dense);
+    } else {
+      auto w = old.getDefiningOp<WeightOp>();
+      auto decl = SymbolTable::lookupNearestSymbolFrom<WeightDeclOp>(w, w.getNameAttr());
+      StringRef sym = decl.getSymName();
+      Type t = type;
+      if (transpose) {
+        std::string name = (sym + ".t").str();
+        auto existing = SymbolTable::lookupSymbolIn(module, name);
+        auto tt = RankedTensorType::get({type.getDimSize(1), type.getDimSize(0)},
+                                        type.getElementType());
+        if (!existing) {
+          OpBuilder mb(module.getContext());
+          mb.setInsertionPoint(decl);
+          SmallVector<Attribute> tr(decl.getTransforms().begin(), decl.getTransforms().end());
+          tr.push_back(mb.getStringAttr("transpose"));
+          mb.create<WeightDeclOp>(decl.getLoc(), mb.getStringAttr(name), TypeAttr::get(tt), decl.getSources(),
+                                  mb.getArrayAttr(tr));
+        }
+        sym = StringAttr::get(module.getContext(), name).getValue();
+        t = tt;
+      }
+      out = b.create<WeightOp>(old.getLoc(), t, FlatSymbolRefAttr::get(module.getContext(), sym));
+    }
+    params[key] = out;
+    return out;
+  }
+
+  int64_t rank1Size(Value v) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    return t && t.getRank() == 1 ? t.getDimSize(0) : -1;
+  }
+
+  // ---- numeric evaluation of aux values --------------------------------
+
+  bool bindInputs(EvalContext &ctx, int64_t n) {
+    for (BlockArgument a : main.getArguments()) {
+      auto nameAttr = main.getArgAttrOfType<StringAttr>(a.getArgNumber(), "ingot.name");
+      std::string name = nameAttr ? nameAttr.getValue().str() : "";
+      auto t = dyn_cast<RankedTensorType>(a.getType());
+      if (!t)
+        return fail(nullptr, "input '" + name + "' has no rank");
+      EvalTensor e;
+      Type et = t.getElementType();
+      bool i64 = et.isInteger(64), i32 = et.isInteger(32);
+      if (name.find("past") == 0) {
+        if (t.getRank() != 4 || t.isDynamicDim(1) || t.isDynamicDim(3) || !et.isF32())
+          return fail(nullptr, "input '" + name + "' is not f32 [batch, heads, past, head_dim]");
+        e.dtype = uint8_t(0);
+        e.shape = {1, t.getDimSize(1), 0, t.getDimSize(3)};
+        e.bytes.assign(1, 0);
+      } else {
+        if (!(i64 || i32) || t.getRank() != 2)
+          return fail(nullptr, "input '" + name + "' is not an integer [batch, seq] tensor");
+        e.dtype = i64 ? 4 : 3; // ingot::DType I64 / I32
+        e.shape = {1, n};
+        size_t es = i64 ? 8 : 4;
+        e.bytes.assign(size_t(n) * es, 0);
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t val = name == "position_ids" ? i : name == "attention_mask" ? 1 : 0;
+          std::memcpy(e.bytes.data() + size_t(i) * es, &val, es); // little endian
+        }
+      }
+      ctx.bindings[a] = std::move(e);
+    }
+    return true;
+  }
+
+  bool evaluate(Value v, int64_t n, std::vector<double> &out, std::vector<int64_t> &shape) {
+    EvalContext ctx;
+    ctx.weights = opts.weights;
+    if (!bindInputs(ctx, n))
+      return false;
+    EvalTensor t;
+    std::string err;
+    if (!evaluateValue(v, ctx, t, err))
+      return fail(v.getDefiningOp(), "cannot evaluate: " + err);
+    out = t.asDoubles();
+    shape = t.shape;
+    return true;
+  }
+
+  // Collects float constants with `n` elements feeding `v` through aux ops.
+  void constCandidates(Value v, int64_t n, llvm::SmallPtrSetImpl<Operation *> &seen,
+                       std::vector<std::vector<double>> &out) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !seen.insert(def).second)
+      return;
+    if (auto c = dyn_cast<ConstantOp>(def)) {
+      auto vals = constValues(c.getResult());
+      if (vals && int64_t(vals->size()) == n && isa<FloatType>(cast<ShapedType>(c.getType()).getElementType()))
+        out.push_back(*vals);
+      return;
+    }
+    for (Value in : def->getOperands())
+      constCandidates(in, n, seen, out);
+  }
+
+  // Checks the rope tables and emits ingot.rope on x.
+  bool emitRope(Operation *op, const Info &x, Value cosv, Value sinv, Info &out) {
+    std::vector<double> c, s;
+    std::vector<int64_t> cs, ss;
+    if (!evaluate(cosv, kN, c, cs) || !evaluate(sinv, kN, s, ss))
+      return false;
+    int64_t hd = x.hd, half = hd / 2;
+    if (int64_t(c.size()) != kN * hd || int64_t(s.size()) != kN * hd)
+      return fail(op, "rope cos/sin tables are not [positions, head_dim] (only full-width "
+                      "rotary embedding shared by all heads and sequences is supported)");
+    if (std::abs(c[0] - 1.0) > 1e-6)
+      return fail(op, "rope tables are scaled (attention_scaling != 1 is not supported)");
+    auto matches = [&](const std::vector<double> &f, double tol) {
+      for (int64_t p = 0; p < kN; ++p)
+        for (int64_t d = 0; d < hd; ++d) {
+          float ang = float(p) * float(f[size_t(d % half)]);
+          if (std::abs(c[size_t(p * hd + d)] - std::cos(double(ang))) > tol ||
+              std::abs(s[size_t(p * hd + d)] - std::sin(double(ang))) > tol)
+            return false;
+        }
+      return true;
+    };
+    std::vector<std::vector<double>> cands;
+    llvm::SmallPtrSet<Operation *, 32> seen;
+    constCandidates(cosv, half, seen, cands);
+    std::vector<double> invf;
+    for (auto &f : cands)
+      if (matches(f, 1e-4)) {
+        invf = f;
+        break;
+      }
+    if (invf.empty()) {
+      // Not a constant of the graph: read the frequencies off position 1.
+      std::vector<double> f(static_cast<size_t>(half));
+      for (int64_t d = 0; d < half; ++d)
+        f[size_t(d)] = std::atan2(s[size_t(hd + d)], c[size_t(hd + d)]);
+      if (!matches(f, 2e-4))
+        return fail(op, "rope cos/sin are not cos/sin(position * inv_freq) in the "
+                        "rotate-half layout");
+      invf = f;
+    }
+    // Fit theta and a linear factor: inv_freq[i] = theta^(-2i/hd) / factor.
+    double factor = 1.0 / invf[0];
+    double theta = half > 1 ? std::pow(invf[0] / invf[1], double(hd) / 2.0) : 10000.0;
+    for (int64_t i = 0; i < half; ++i) {
+      double want = std::pow(theta, -2.0 * double(i) / double(hd)) / factor;
+      if (std::abs(invf[size_t(i)] - want) > 1e-5 * std::abs(want) + 1e-9)
+        return fail(op, "rope inv_freq does not follow theta^(-2i/d) (llama3/yarn-style "
+                        "frequency scaling is not supported yet)");
+    }
+    theta = std::round(theta * 1e3) / 1e3;
+    bool linear = std::abs(factor - 1.0) > 1e-6;
+    NamedAttrList attrs;
+    attrs.set("head_dim", b.getI64IntegerAttr(hd));
+    attrs.set("rotary_dim", b.getI64IntegerAttr(hd));
+    attrs.set("theta", b.getF64FloatAttr(theta));
+    if (linear) {
+      attrs.set("scaling", b.getStringAttr("linear"));
+      attrs.set("factor", b.getF64FloatAttr(factor));
+    }
+    auto rope = b.create<RopeOp>(op->getLoc(), unranked(), ValueRange{x.nv, positions},
+                                 attrs.getAttrs());
+    out = x;
+    out.nv = rope.getResult();
+    out.r = R::Heads;
+    return true;
+  }
+
+  // The sliding window of the mask added to the scores (0: plain causal).
+  bool maskWindow(Operation *op, Value mask, int64_t &window) {
+    if (!mask) {
+      window = 0;
+      return true; // is_causal attention without a mask tensor
+    }
+    if (auto it = windows.find(mask); it != windows.end()) {
+      window = it->second;
+      return true;
+    }
+    std::vector<double> m;
+    std::vector<int64_t> shape;
+    if (!evaluate(mask, kN, m, shape))
+      return false;
+    if (int64_t(m.size()) != kN * kN)
+      return fail(op, "the attention mask is not one [seq, seq] matrix shared by all heads");
+    window = 0;
+    for (int64_t i = 0; i < kN; ++i)
+      for (int64_t j = 0; j < kN; ++j) {
+        double v = m[size_t(i * kN + j)];
+        bool masked = v < -1e4 || std::isinf(v);
+        if (!masked && v != 0.0)
+          return fail(op, "the attention mask has values other than 0 and -inf");
+        if (j > i && !masked)
+          return fail(op, "the attention mask is not causal");
+        if (j <= i && masked && (window == 0 || i - j < window))
+          window = i - j;
+      }
+    // Check the window is consistent: masked exactly when i - j >= window.
+    for (int64_t i = 0; i < kN && window; ++i)
+      for (int64_t j = 0; j <= i; ++j) {
+        double v = m[size_t(i * kN + j)];
+        bool masked = v < -1e4 || std::isinf(v);
+        if (masked != (i - j >= window))
+          return fail(op, "the attention mask is neither causal nor a causal sliding window");
+      }
+    windows[mask] = window;
+    return true;
+  }
+
+  // ---- the walk ---------------------------------------------------------
+
+  bool handle(NodeOp n);
+
+  bool run() {
+    // Interface.
+    int64_t numPast = 0;
+    for (BlockArgument a : main.getArguments()) {
+      auto nameAttr = main.getArgAttrOfType<StringAttr>(a.getArgNumber(), "ingot.name");
+      if (!nameAttr)
+        return fail(nullptr, "an input has no name");
+      std::string name = nameAttr.getValue().str();
+      argByName[name] = a;
+      Info i;
+      if (name == "input_ids") i.r = R::Ids;
+      else if (name == "position_ids") i.r = R::Pos;
+      else if (name == "attention_mask") i.r = R::Aux;
+      else if (llvm::StringRef(name).starts_with("past_key_values.")) {
+        // past_key_values.<i>.key / .value
+        SmallVector<StringRef> parts;
+        llvm::StringRef(name).split(parts, '.');
+        int layer;
+        if (parts.size() != 3 || parts[1].getAsInteger(10, layer) ||
+            (parts[2] != "key" && parts[2] != "value"))
+          return fail(nullptr, "input '" + name + "' is not past_key_values.<i>.key|value");
+        i.r = R::Past;
+        i.layer = layer;
+        i.isK = parts[2] == "key";
+        ++numPast;
+      } else
+        return fail(nullptr, "input '" + name + "' is not part of a decoder's interface "
+                             "(input_ids, attention_mask, position_ids, past_key_values.*)");
+      info[a] = i;
+    }
+    if (!argByName.count("input_ids") || !argByName.count("position_ids") || numPast == 0)
+      return fail(nullptr, "not a decoder with a KV cache: needs input_ids, position_ids "
+                           "and past_key_values.<i>.key/value inputs");
+    layers = int(numPast / 2);
+
+    // The new function.
+    OpBuilder mb(module.getContext());
+    mb.setInsertionPointAfter(main);
+    auto ids = RankedTensorType::get({ShapedType::kDynamic}, mb.getI32Type());
+    auto type = mb.getFunctionType({ids, ids, BatchType::get(module.getContext())}, {unranked()});
+    fwd = mb.create<func::FuncOp>(main.getLoc(), "forward", type);
+    Block *body = fwd.addEntryBlock();
+    tokens = body->getArgument(0);
+    positions = body->getArgument(1);
+    batch = body->getArgument(2);
+    b.setInsertionPointToEnd(body);
+
+    Operation *ret = nullptr;
+    for (Operation &op : main.getBody().front()) {
+      if (isa<ConstantOp, WeightOp, AbsentOp>(op))
+        continue;
+      if (isa<func::ReturnOp>(op)) {
+        ret = &op;
+        break;
+      }
+      auto n = dyn_cast<NodeOp>(op);
+      if (!n)
+        return fail(&op, "unexpected op " + op.getName().getStringRef().str());
+      if (!handle(n))
+        return false;
+    }
+    // Outputs: logits, present.*.
+    auto names = main->getAttrOfType<ArrayAttr>("ingot.output_names");
+    if (!ret || !names || names.size() != ret->getNumOperands())
+      return fail(nullptr, "the graph's outputs have no names");
+    Value logits;
+    for (auto [v, nameAttr] : llvm::zip(ret->getOperands(), names)) {
+      std::string name = cast<StringAttr>(nameAttr).getValue().str();
+      Info i = roleOf(v);
+      if (name == "logits") {
+        if (i.r != R::Tok || !i.linear)
+          return fail(nullptr, "output 'logits' is not a projection of the hidden states");
+        // Replace the last linear by the logits head (last token per sequence).
+        vocab = i.width;
+        auto lin = cast<LinearOp>(i.linear);
+        hidden = rank1Size(lin.getWeight()) ;
+        if (auto wt = dyn_cast<RankedTensorType>(lin.getWeight().getType()))
+          hidden = wt.getDimSize(1);
+        b.setInsertionPointAfter(lin);
+        auto head = b.create<LogitsOp>(lin.getLoc(), unranked(),
+                                       ValueRange{lin.getX(), lin.getWeight(), batch});
+        logits = head.getResult();
+        if (!lin.getResult().use_empty())
+          return fail(nullptr, "the logits projection is also used elsewhere");
+        lin.erase();
+        b.setInsertionPointToEnd(body);
+      } else if (llvm::StringRef(name).starts_with("present.")) {
+        if (i.r != R::KvAll)
+          return fail(nullptr, "output '" + name + "' is not the concatenated past and new K/V");
+      } else {
+        return fail(nullptr, "output '" + name + "' is not part of a decoder's interface");
+      }
+    }
+    if (!logits)
+      return fail(nullptr, "no 'logits' output");
+    b.create<func::ReturnOp>(main.getLoc(), ValueRange{logits});
+    return true;
+  }
+};
+
+bool Converter::handle(NodeOp n) {
+  StringRef op = n.getOpType();
+  SmallVector<Info> in;
+  bool live = false;
+  for (Value v : n.getInputs()) {
+    in.push_back(roleOf(v));
+    R r = in.back().r;
+    if (r == R::None)
+      return fail(n, "an input was produced by an op that was not understood");
+    if (!(r == R::Param || r == R::Absent || r == R::Aux || r == R::Pos))
+      live = true;
+  }
+  auto result = [&](Info i) { set(n.getResult(0), i); return true; };
+  auto roles = [&]() {
+    std::string s;
+    for (auto &i : in)
+      s += std::string(s.empty() ? "" : ", ") + roleName(i.r);
+    return s;
+  };
+  Location loc = n.getLoc();
+  if (!n.getDomain().empty() && n.getDomain() != "com.microsoft")
+    return fail(n, "domain '" + n.getDomain().str() + "' is not supported");
+
+  // Embeddings: Gather(table, input_ids | position_ids).
+  if (op == "Gather" && in.size() == 2 && in[0].r == R::Param &&
+      (in[1].r == R::Ids || in[1].r == R::Pos) && intAttr(n, "axis", 0) == 0) {
+    auto t = dyn_cast<RankedTensorType>(n.getInputs()[0].getType());
+    if (!t || t.getRank() != 2)
+      return fail(n, "embedding table is not 2-D");
+    Value ids = in[1].r == R::Ids ? tokens : positions;
+    auto e = b.create<EmbeddingOp>(loc, unranked(), param(n.getInputs()[0]), ids);
+    Info i{R::Tok};
+    i.nv = e.getResult();
+    i.width = t.getDimSize(1);
+    if (!hidden)
+      hidden = i.width;
+    return result(i);
+  }
+  // Shapes of anything, and everything computed from aux values alone.
+  if (op == "Shape" || op == "Size")
+    return result(Info{R::Aux});
+  if (!live)
+    return result(Info{R::Aux});
+
+  Value x0 = n.getInputs()[0];
+  (void)x0;
+  // No-op casts and identities keep the role.
+  if ((op == "Cast" || op == "Identity" || op == "Dropout") && !in.empty()) {
+    if (op == "Cast" && in[0].r == R::Tok && skipNoopCasts(n.getResult(0)) != n.getInputs()[0])
+      return fail(n, "a cast that changes the activation type");
+    for (unsigned k = 0; k < n.getNumResults(); ++k)
+      set(n.getResult(k), k == 0 ? in[0] : Info{R::Aux});
+    return true;
+  }
+
+  // ---- per-token ops on Tok values ----
+  auto isTok = [&](const Info &i) { return i.r == R::Tok; };
+  if (op == "MatMul" && isTok(in[0]) && in[1].r == R::Param) {
+    auto t = dyn_cast<RankedTensorType>(n.getInputs()[1].getType());
+    if (!t || t.getRank() != 2 || t.getDimSize(0) != in[0].width)
+      return fail(n, "the weight is not [in_features, out_features]");
+    Value w = param(n.getInputs()[1], /*transpose=*/true);
+    auto l = b.create<LinearOp>(loc, unranked(), in[0].nv, w, Value(), b.getStringAttr("none"));
+    Info i{R::Tok};
+    i.nv = l.getResult();
+    i.width = t.getDimSize(1);
+    i.linear = l;
+    return result(i);
+  }
+  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && in.size() == 2 &&
+      (isTok(in[0]) || isTok(in[1]))) {
+    bool commut = op == "Add" || op == "Mul";
+    int ti = isTok(in[0]) ? 0 : 1, oi = 1 - ti;
+    if (ti == 1 && !commut && !isTok(in[0]))
+      return fail(n, "constant on the left of " + op.str() + " is not supported");
+    Info t = in[ti];
+    Value other = n.getInputs()[oi];
+    Info out{R::Tok};
+    out.width = t.width;
+    if (isTok(in[oi])) {
+      Value a = in[0].nv, c = in[1].nv;
+      Operation *r = op == "Add" ? b.create<AddOp>(loc, unranked(), a, c).getOperation()
+                   : op == "Sub" ? b.create<SubOp>(loc, unranked(), a, c).getOperation()
+                   : op == "Mul" ? b.create<MulOp>(loc, unranked(), a, c).getOperation()
+                                 : b.create<DivOp>(loc, unranked(), a, c).getOperation();
+      out.nv = r->getResult(0);
+      return result(out);
+    }
+    if (in[oi].r != R::Param)
+      return fail(n, "operands (" + roles() + ") are not supported");
+    if (auto s = constScalar(other); s && (op == "Mul" || op == "Div")) {
+      double f = op == "Mul" ? *s : 1.0 / *s;
+      out.nv = b.create<ScaleOp>(loc, unranked(), t.nv, b.getF64FloatAttr(f)).getResult();
+      return result(out);
+    }
+    // A row vector [F] (or [1, 1, F]).
+    auto ot = dyn_cast<RankedTensorType>(other.getType());
+    if (!ot || ot.getNumElements() != t.width)
+      return fail(n, "the constant operand is not a row of " + std::to_string(t.width));
+    Value row = param(other);
+    if (ot.getRank() != 1)
+      return fail(n, "the constant operand must be 1-D");
+    // Bias of a fresh linear: fold into it.
+    if (op == "Add" && t.linear && t.nv.hasOneUse()) {
+      auto lin = cast<LinearOp>(t.linear);
+      if (!lin.getBias()) {
+        lin.getBiasMutable().assign(row);
+        out = t;
+        return result(out);
+      }
+    }
+    Operation *r = op == "Add" ? b.create<AddOp>(loc, unranked(), t.nv, row).getOperation()
+                 : op == "Sub" ? b.create<SubOp>(loc, unranked(), t.nv, row).getOperation()
+                 : op == "Mul" ? b.create<MulOp>(loc, unranked(), t.nv, row).getOperation()
+                               : b.create<DivOp>(loc, unranked(), t.nv, row).getOperation();
+    out.nv = r->getResult(0);
+    return result(out);
+  }
+  if (op == "SimplifiedLayerNormalization" && in.size() >= 2 && in[1].r == R::Param &&
+      (isTok(in[0]) || in[0].r == R::TokHeads || in[0].r == R::Heads)) {
+    auto g = dyn_cast<RankedTensorType>(n.getInputs()[1].getType());
+    auto eps = n.getAttrs().getAs<FloatAttr>("epsilon");
+    double e = eps ? eps.getValueAsDouble() : 1e-5;
+    if (!g || g.getRank() != 1)
+      return fail(n, "the norm weight is not 1-D");
+    NamedAttrList attrs;
+    attrs.set("epsilon", b.getF64FloatAttr(double(float(e))));
+    Info out = in[0];
+    if (!isTok(in[0])) {
+      if (g.getDimSize(0) != in[0].hd)
+        return fail(n, "a per-head norm whose weight is not [head_dim]");
+      attrs.set("group_size", b.getI64IntegerAttr(in[0].hd));
+    } else if (g.getDimSize(0) != in[0].width) {
+      return fail(n, "the norm weight does not match the width");
+    }
+    out.nv = b.create<RmsNormOp>(loc, unranked(), ValueRange{in[0].nv, param(n.getInputs()[1])},
+                                 attrs.getAttrs()).getResult();
+    out.linear = nullptr;
+    return result(out);
+  }
+  if (op == "LayerNormalization" && isTok(in[0]) && in.size() >= 2 && in[1].r == R::Param) {
+    if (intAttr(n, "axis", -1) != -1 && intAttr(n, "axis", -1) != 2)
+      return fail(n, "layer norm over more than the last axis");
+    auto eps = n.getAttrs().getAs<FloatAttr>("epsilon");
+    Value g = param(n.getInputs()[1]), bias;
+    if (in.size() >= 3 && in[2].r == R::Param)
+      bias = param(n.getInputs()[2]);
+    else {
+      auto zt = RankedTensorType::get({in[0].width}, f32());
+      bias = b.create<ConstantOp>(loc, zt, DenseElementsAttr::get(zt, 0.0f));
+    }
+    Info out{R::Tok};
+    out.width = in[0].width;
+    out.nv = b.create<LayerNormOp>(loc, unranked(), in[0].nv, g, bias,
+                                   b.getF64FloatAttr(eps ? eps.getValueAsDouble() : 1e-5))
+                 .getResult();
+    return result(out);
+  }
+  if ((op == "QuickGelu" || op == "Gelu" || op == "Relu") && isTok(in[0])) {
+    Info out{R::Tok};
+    out.width = in[0].width;
+    if (op == "QuickGelu") {
+      auto alpha = n.getAttrs().getAs<FloatAttr>("alpha");
+      if (alpha && alpha.getValueAsDouble() != 1.0)
+        return fail(n, "QuickGelu with alpha != 1 is not SiLU");
+      out.nv = b.create<SiluOp>(loc, unranked(), in[0].nv).getResult();
+    } else if (op == "Gelu") {
+      auto ap = n.getAttrs().getAs<StringAttr>("approximate");
+      out.nv = b.create<GeluOp>(loc, unranked(), in[0].nv,
+                                b.getStringAttr(ap ? ap.getValue() : "none")).getResult();
+    } else {
+      out.nv = b.create<ReluOp>(loc, unranked(), in[0].nv).getResult();
+    }
+    return result(out);
+  }
+
+  // ---- heads ----
+  if (op == "Reshape" && in.size() == 2) {
+    auto shape = constValues(n.getInputs()[1]);
+    if ((isTok(in[0])) && shape && shape->size() == 4) {
+      int64_t h = int64_t((*shape)[2]), d = int64_t((*shape)[3]);
+      if (h == -1 && d > 0) h = in[0].width / d;
+      if (d == -1 && h > 0) d = in[0].width / h;
+      if (h <= 0 || d <= 0 || h * d != in[0].width)
+        return fail(n, "a split into heads that does not match the width");
+      Info out = in[0];
+      out.r = R::TokHeads;
+      out.heads = h;
+      out.hd = d;
+      out.linear = nullptr;
+      return result(out);
+    }
+    if (in[0].r == R::AttnTokHeads) {
+      Info out{R::Tok};
+      out.nv = in[0].nv;
+      out.width = in[0].heads * in[0].hd;
+      return result(out);
+    }
+    if (isTok(in[0]) && shape && shape->size() == 3 &&
+        ((*shape)[2] == -1 || int64_t((*shape)[2]) == in[0].width))
+      return result(in[0]);
+    if (in[0].r == R::KvAll) // GQA repetition
+      return result(in[0]);
+    return fail(n, "a reshape of (" + roles() + ") that is not understood");
+  }
+  if (op == "Transpose") {
+    auto perm = intsOf(n, "perm", 99);
+    std::vector<int64_t> swap12 = {0, 2, 1, 3}, swap23 = {0, 1, 3, 2};
+    if (perm && *perm == swap12 && in[0].r == R::TokHeads) {
+      Info out = in[0];
+      out.r = R::Heads;
+      return result(out);
+    }
+    if (perm && *perm == swap12 && in[0].r == R::AttnHeads) {
+      Info out = in[0];
+      out.r = R::AttnTokHeads;
+      return result(out);
+    }
+    if (perm && *perm == swap23 && in[0].r == R::KvAll && in[0].isK) {
+      Info out = in[0];
+      out.r = R::KvT;
+      return result(out);
+    }
+    return fail(n, "a transpose of (" + roles() + ") that is not understood");
+  }
+  if ((op == "Unsqueeze" || op == "Expand") && in[0].r == R::KvAll)
+    return result(in[0]);
+
+  // ---- rope ----
+  if (op == "Slice" && in[0].r == R::Heads) {
+    auto starts = intsOf(n, "starts", 1), ends = intsOf(n, "ends", 2), axes = intsOf(n, "axes", 3);
+    auto steps = intsOf(n, "steps", 4);
+    int64_t hd = in[0].hd, half = hd / 2;
+    bool lastAxis = !axes || (axes->size() == 1 && ((*axes)[0] == -1 || (*axes)[0] == 3));
+    bool unit = !steps || (steps->size() == 1 && (*steps)[0] == 1);
+    if (!starts || !ends || starts->size() != 1 || !lastAxis || !unit)
+      return fail(n, "a slice of heads that is not half of the head dim");
+    Info out{R::HalfPart};
+    out.src = n.getInputs()[0];
+    if ((*starts)[0] == 0 && (*ends)[0] == half)
+      out.first = true;
+    else if ((*starts)[0] == half && (*ends)[0] >= hd)
+      out.first = false;
+    else
+      return fail(n, "a slice of heads that is not half of the head dim (partial rotary "
+                     "embedding is not supported yet)");
+    return result(out);
+  }
+  if (op == "Neg" && in[0].r == R::HalfPart && !in[0].first) {
+    Info out = in[0];
+    out.r = R::NegHalf;
+    return result(out);
+  }
+  if (op == "Concat" && in.size() == 2 && in[0].r == R::NegHalf && in[1].r == R::HalfPart &&
+      in[1].first && in[0].src == in[1].src) {
+    Info out{R::RotHalf};
+    out.src = in[0].src;
+    return result(out);
+  }
+  if (op == "Mul" && in.size() == 2) {
+    for (int k = 0; k < 2; ++k) {
+      const Info &a = in[k], &c = in[1 - k];
+      if (c.r != R::Aux)
+        continue;
+      if (a.r == R::Heads) {
+        Info out{R::RopeCos};
+        out.src = n.getInputs()[k];
+        out.aux = n.getInputs()[1 - k];
+        return result(out);
+      }
+      if (a.r == R::RotHalf) {
+        Info out{R::RopeSin};
+        out.src = a.src;
+        out.aux = n.getInputs()[1 - k];
+        return result(out);
+      }
+    }
+  }
+  if (op == "Add" && in.size() == 2) {
+    for (int k = 0; k < 2; ++k)
+      if (in[k].r == R::RopeCos && in[1 - k].r == R::RopeSin && in[k].src == in[1 - k].src) {
+        Info x = roleOf(in[k].src), out;
+        if (!emitRope(n, x, in[k].aux, in[1 - k].aux, out))
+          return false;
+        return result(out);
+      }
+  }
+
+  // ---- attention ----
+  if (op == "Concat" && in.size() == 2 && in[0].r == R::Past && in[1].r == R::Heads) {
+    int64_t axis = intAttr(n, "axis", 0);
+    if (axis != 2 && axis != -2)
+      return fail(n, "past and new K/V are not concatenated along the sequence");
+    Info out = in[1];
+    out.r = R::KvAll;
+    out.layer = in[0].layer;
+    out.isK = in[0].isK;
+    return result(out);
+  }
+  if ((op == "Mul" || op == "Div") && in.size() == 2 && in[1].r == R::Param &&
+      (in[0].r == R::Heads || in[0].r == R::KvT || in[0].r == R::Scores)) {
+    auto s = constScalar(n.getInputs()[1]);
+    if (!s)
+      return fail(n, "a non-scalar scale of " + std::string(roleName(in[0].r)));
+    Info out = in[0];
+    out.scale *= op == "Mul" ? *s : 1.0 / *s;
+    return result(out);
+  }
+  if (op == "MatMul" && in.size() == 2 && in[0].r == R::Heads && in[1].r == R::KvT) {
+    if (in[0].hd != in[1].hd)
+      return fail(n, "query and key head sizes differ");
+    Info out{R::Scores};
+    out.nv = in[0].nv;
+    out.heads = in[0].heads;
+    out.hd = in[0].hd;
+    out.scale = in[0].scale * in[1].scale;
+    out.k = in[1].nv;
+    out.kvHeads = in[1].heads;
+    out.layer = in[1].layer;
+    return result(out);
+  }
+  if (op == "Add" && in.size() == 2 &&
+      ((in[0].r == R::Scores && in[1].r == R::Aux) || (in[1].r == R::Scores && in[0].r == R::Aux))) {
+    int k = in[0].r == R::Scores ? 0 : 1;
+    Info out = in[k];
+    if (out.mask)
+      return fail(n, "two masks added to the scores");
+    out.mask = n.getInputs()[1 - k];
+    return result(out);
+  }
+  if (op == "Softmax" && in[0].r == R::Scores) {
+    int64_t axis = intAttr(n, "axis", -1);
+    if (axis != -1 && axis != 3)
+      return fail(n, "softmax not over the keys");
+    Info out = in[0];
+    out.r = R::Probs;
+    return result(out);
+  }
+  if (op == "IsNaN" && in[0].r == R::Probs)
+    return result(Info{R::Aux});
+  if (op == "Where" && in.size() == 3 && in[0].r == R::Aux && in[1].r == R::Param &&
+      in[2].r == R::Probs)
+    return result(in[2]);
+  if (op == "MatMul" && in.size() == 2 && in[0].r == R::Probs && in[1].r == R::KvAll &&
+      !in[1].isK) {
+    const Info &p = in[0], &v = in[1];
+    if (v.layer != p.layer)
+      return fail(n, "K and V come from different layers");
+    int64_t window;
+    if (!maskWindow(n, p.mask, window))
+      return false;
+    NamedAttrList attrs;
+    attrs.set("layer", b.getI64IntegerAttr(p.layer));
+    attrs.set("num_heads", b.getI64IntegerAttr(p.heads));
+    attrs.set("num_kv_heads", b.getI64IntegerAttr(p.kvHeads));
+    attrs.set("head_dim", b.getI64IntegerAttr(p.hd));
+    attrs.set("scale", b.getF64FloatAttr(p.scale));
+    if (window)
+      attrs.set("sliding_window", b.getI64IntegerAttr(window));
+    auto a = b.create<AttentionOp>(loc, unranked(), ValueRange{p.nv, p.k, v.nv, batch},
+                                   attrs.getAttrs());
+    Info out{R::AttnHeads};
+    out.nv = a.getResult();
+    out.heads = p.heads;
+    out.hd = p.hd;
+    return result(out);
+  }
+  return fail(n, "inputs (" + roles() + ") are not understood");
+}
+
+} // namespace
+
+DecoderRaiseResult mlir::ingot::raiseDecoder(ModuleOp module, const OnnxRaiseOptions &opts) {
+  DecoderRaiseResult res;
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main) {
+    res.why = "no func @main";
+    return res;
+  }
+  // Weight declarations before conversion: new transposed ones are added.
+  Converter c(module, main, opts);
+  if (!c.run()) {
+    res.why = c.why;
+    if (c.fwd)
+      c.fwd.erase();
+    // Drop transposed declarations created on the way.
+    for (auto decl : llvm::make_early_inc_range(module.getOps<WeightDeclOp>()))
+      if (decl.getSymName().ends_with(".t") &&
+          SymbolTable::symbolKnownUseEmpty(decl, module))
+        decl.erase();
+    return res;
+  }
+  main.erase();
+  for (auto decl : llvm::make_early_inc_range(module.getOps<WeightDeclOp>()))
+    if (SymbolTable::symbolKnownUseEmpty(decl, module))
+      decl.erase();
+  Builder b(module.getContext());
+  NamedAttrList model;
+  model.set("architecture", b.getStringAttr("onnx-decoder"));
+  model.set("model_type", b.getStringAttr("onnx"));
+  model.set("vocab_size", b.getI64IntegerAttr(c.vocab));
+  model.set("hidden_size", b.getI64IntegerAttr(c.hidden));
+  model.set("num_layers", b.getI64IntegerAttr(c.layers));
+  model.set("max_position", b.getI64IntegerAttr(0));
+  model.set("bos_token_id", b.getI64IntegerAttr(-1));
+  model.set("pad_token_id", b.getI64IntegerAttr(-1));
+  model.set("eos_token_ids", b.getDenseI64ArrayAttr({}));
+  module->setAttr("ingot.model", model.getDictionary(module.getContext()));
+  res.raised = true;
+  res.layers = c.layers;
+  return res;
+}
