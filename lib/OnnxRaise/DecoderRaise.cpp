@@ -278,23 +278,30 @@ struct Converter {
       invf = f;
     }
     // Fit theta and a linear factor: inv_freq[i] = theta^(-2i/hd) / factor.
+    // When the frequencies follow no such formula (llama3, yarn, ...), the
+    // rope op carries them as a table.
     double factor = 1.0 / invf[0];
     double theta = half > 1 ? std::pow(invf[0] / invf[1], double(hd) / 2.0) : 10000.0;
-    for (int64_t i = 0; i < half; ++i) {
+    bool fits = theta > 1.0;
+    for (int64_t i = 0; i < half && fits; ++i) {
       double want = std::pow(theta, -2.0 * double(i) / double(hd)) / factor;
-      if (std::abs(invf[size_t(i)] - want) > 1e-5 * std::abs(want) + 1e-9)
-        return fail(op, "rope inv_freq does not follow theta^(-2i/d) (llama3/yarn-style "
-                        "frequency scaling is not supported yet)");
+      fits = std::abs(invf[size_t(i)] - want) <= 1e-5 * std::abs(want) + 1e-9;
     }
-    theta = std::round(theta * 1e3) / 1e3;
-    bool linear = std::abs(factor - 1.0) > 1e-6;
     NamedAttrList attrs;
     attrs.set("head_dim", b.getI64IntegerAttr(hd));
     attrs.set("rotary_dim", b.getI64IntegerAttr(hd));
-    attrs.set("theta", b.getF64FloatAttr(theta));
-    if (linear) {
-      attrs.set("scaling", b.getStringAttr("linear"));
-      attrs.set("factor", b.getF64FloatAttr(factor));
+    if (fits) {
+      theta = std::round(theta * 1e3) / 1e3;
+      attrs.set("theta", b.getF64FloatAttr(theta));
+      if (std::abs(factor - 1.0) > 1e-6) {
+        attrs.set("scaling", b.getStringAttr("linear"));
+        attrs.set("factor", b.getF64FloatAttr(factor));
+      }
+    } else {
+      SmallVector<float> table(invf.begin(), invf.end());
+      attrs.set("theta", b.getF64FloatAttr(1.0));
+      attrs.set("scaling", b.getStringAttr("table"));
+      attrs.set("inv_freq", b.getDenseF32ArrayAttr(table));
     }
     auto rope = b.create<RopeOp>(op->getLoc(), unranked(), ValueRange{x.nv, positions},
                                  attrs.getAttrs());

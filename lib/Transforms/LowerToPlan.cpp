@@ -301,7 +301,8 @@ struct Lowering {
           return success();
         })
         .Case([&](RopeOp o) {
-          replace(o, "Rope", {o.getX(), o.getPositions()},
+          DenseF32ArrayAttr inv = o.getInvFreqAttr();
+          StepOp st = replace(o, "Rope", {o.getX(), o.getPositions()},
                   {i64("head_dim", o.getHeadDim()),
                    i64("rotary_dim", o.getRotaryDim()),
                    f64("theta", o.getTheta()), str("style", o.getStyle()),
@@ -310,6 +311,8 @@ struct Lowering {
                    f64("low_freq_factor", o.getLowFreqFactor()),
                    f64("high_freq_factor", o.getHighFreqFactor()),
                    i64("original_max_position", o.getOriginalMaxPosition())});
+          if (inv)
+            st->setAttr("inv_freq", inv);
           return success();
         })
         .Case([&](AttentionOp o) {

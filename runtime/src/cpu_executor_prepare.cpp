@@ -87,6 +87,13 @@ struct StepChecker {
     const fb::Attr &a = attr(name);
     return a.f() != 0.0 ? a.f() : double(a.i());
   }
+  std::vector<double> attrFloats(const char *name) const {
+    const fb::Attr &a = attr(name);
+    std::vector<double> v;
+    if (a.floats())
+      v.assign(a.floats()->begin(), a.floats()->end());
+    return v;
+  }
   std::string attrStr(const char *name) const {
     const fb::Attr &a = attr(name);
     return a.s() ? a.s()->str() : std::string();
@@ -222,8 +229,17 @@ void prepareRope(StepChecker &c, PreparedStep &p) {
               "llama3 rope needs 0 < low_freq_factor < high_freq_factor");
       c.check(r.originalMaxPosition > 0, "attribute 'original_max_position' must be positive");
     }
+  } else if (scaling == "table") {
+    // The frequencies as the model computes them (imported graphs).
+    std::vector<double> inv = c.attrFloats("inv_freq");
+    c.check(int64_t(inv.size()) * 2 == rd,
+            "attribute 'inv_freq' needs rotary_dim/2 = " + std::to_string(rd / 2) +
+                " values, has " + std::to_string(inv.size()));
+    r.scaling = cpu::RopeParams::Scaling::None;
+    p.invFreq.assign(inv.begin(), inv.end());
+    return;
   } else {
-    c.fail("attribute 'scaling' is \"" + scaling + "\", expected none, linear or llama3");
+    c.fail("attribute 'scaling' is \"" + scaling + "\", expected none, linear, llama3 or table");
   }
   p.invFreq = cpu::ropeInvFreq(r);
 }

@@ -340,7 +340,7 @@ func.func @rope_style(%x: tensor<?x64xf32>, %p: tensor<?xi32>) {
 
 // Tests that the rope scaling is known.
 func.func @rope_scaling(%x: tensor<?x64xf32>, %p: tensor<?xi32>) {
-  // expected-error @+1 {{scaling must be 'none', 'linear' or 'llama3', got 'yarn'}}
+  // expected-error @+1 {{scaling must be 'none', 'linear', 'llama3' or 'table', got 'yarn'}}
   %0 = ingot.rope %x, %p {head_dim = 16 : i64, rotary_dim = 16 : i64, theta = 10000.0 : f64, scaling = "yarn"} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
   return
 }
@@ -772,4 +772,22 @@ func.func @step_kind(%x: tensor<?x64xf32>) {
   // expected-error @+1 {{unknown plan step kind 'Conv2d'}}
   %0 = ingot.step "Conv2d" (%x) : (tensor<?x64xf32>) -> tensor<?x64xf32>
   return
+}
+
+// -----
+
+// Tests that a rope frequency table comes exactly with scaling "table".
+func.func @rope_table_without_scaling(%x: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{inv_freq is given exactly when scaling is 'table'}}
+  %0 = ingot.rope %x, %p {head_dim = 16 : i64, rotary_dim = 4 : i64, theta = 1.0 : f64, inv_freq = array<f32: 1.0, 0.5>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that the rope frequency table has rotary_dim/2 entries.
+func.func @rope_table_size(%x: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{inv_freq needs rotary_dim/2 = 2 values, has 3}}
+  %0 = ingot.rope %x, %p {head_dim = 16 : i64, rotary_dim = 4 : i64, theta = 1.0 : f64, scaling = "table", inv_freq = array<f32: 1.0, 0.5, 0.25>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
 }

@@ -261,3 +261,13 @@ func.func @unknown(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %0 = "test.mystery"(%x) : (tensor<?x64xf32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
+
+// -----
+
+// Tests that a rope with a frequency table carries it to the step.
+// CHECK-LABEL: func.func @rope_table
+// CHECK: ingot.step "Rope"(%arg0, %arg1) {{{.*}}inv_freq = array<f32: 1.000000e+00, 5.000000e-01>{{.*}}scaling = "table"
+func.func @rope_table(%q: tensor<?x64xf32>, %p: tensor<?xi32>) -> tensor<?x64xf32> {
+  %0 = ingot.rope %q, %p {head_dim = 16 : i64, rotary_dim = 4 : i64, theta = 1.0 : f64, scaling = "table", inv_freq = array<f32: 1.0, 0.5>} : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}

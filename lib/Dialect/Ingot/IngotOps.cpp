@@ -342,9 +342,14 @@ LogicalResult RopeOp::verify() {
     return emitOpError() << "style must be 'half' or 'interleaved', got '"
                          << getStyle() << "'";
   StringRef sc = getScaling();
-  if (sc != "none" && sc != "linear" && sc != "llama3")
-    return emitOpError() << "scaling must be 'none', 'linear' or 'llama3', got '"
+  if (sc != "none" && sc != "linear" && sc != "llama3" && sc != "table")
+    return emitOpError() << "scaling must be 'none', 'linear', 'llama3' or 'table', got '"
                          << sc << "'";
+  if ((sc == "table") != bool(getInvFreq()))
+    return emitOpError() << "inv_freq is given exactly when scaling is 'table'";
+  if (getInvFreq() && int64_t(getInvFreq()->size()) * 2 != int64_t(getRotaryDim()))
+    return emitOpError() << "inv_freq needs rotary_dim/2 = " << getRotaryDim() / 2
+                         << " values, has " << getInvFreq()->size();
   if (getFactor().convertToDouble() <= 0)
     return emitOpError() << "scaling factor must be positive";
   if (sc == "llama3" && getHighFreqFactor().convertToDouble() <=

@@ -213,7 +213,10 @@ def Ingot_RopeOp : Ingot_ComputeOp<"rope"> {
     `interleaved` (pairs 2j, 2j+1, as in GPT-J). `scaling` is `none`,
     `linear` (frequencies divided by `factor`) or `llama3` (Llama 3.1's
     wavelength-dependent scaling using `factor`, `low_freq_factor`,
-    `high_freq_factor`, `original_max_position`).
+    `high_freq_factor`, `original_max_position`) or `table` (the
+    `rotary_dim`/2 frequencies are given in `inv_freq`, exactly as a model
+    computes them: used when an imported graph's frequencies follow none of
+    the formulas).
 
     ```mlir
     %q2 = ingot.rope %q, %positions {head_dim = 16 : i64, rotary_dim = 16 : i64,
@@ -227,7 +230,8 @@ def Ingot_RopeOp : Ingot_ComputeOp<"rope"> {
                        DefaultValuedAttr<F64Attr, "1.0">:$factor,
                        DefaultValuedAttr<F64Attr, "1.0">:$low_freq_factor,
                        DefaultValuedAttr<F64Attr, "4.0">:$high_freq_factor,
-                       DefaultValuedAttr<I64Attr, "8192">:$original_max_position);
+                       DefaultValuedAttr<I64Attr, "8192">:$original_max_position,
+                       OptionalAttr<DenseF32ArrayAttr>:$inv_freq);
   let results = (outs Ingot_FloatTensor:$result);
   let assemblyFormat = "$x `,` $positions attr-dict `:` functional-type(operands, results)";
 }
