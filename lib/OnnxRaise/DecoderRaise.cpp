@@ -38,6 +38,7 @@
 #include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -91,6 +92,9 @@ struct Converter {
   int64_t vocab = 0, hidden = 0;
   llvm::DenseMap<Value, int64_t> windows;   // evaluated mask -> window (0 none)
   std::map<std::string, Value> argByName;
+  // One evaluator for the whole conversion (its memo is shared): every
+  // input bound for a batch of one sequence of kN tokens and no past.
+  std::unique_ptr<NodeEvaluator> ev;
   static constexpr int64_t kN = 64;         // positions evaluated for rope/mask
 
   Converter(ModuleOp m, func::FuncOp f, const OnnxRaiseOptions &o)
@@ -106,7 +110,40 @@ struct Converter {
     return false;
   }
 
-  Info &set(Value v, Info i) { return info[v] = i; }
+  Info &set(Value v, Info i) {
+    pin(v, i);
+    return info[v] = i;
+  }
+
+  // Activations are never computed while evaluating aux values: their shape
+  // for the evaluation binding (one sequence of kN tokens) is known from the
+  // role, so shape arithmetic on them works without weights or FLOPs.
+  void pin(Value v, const Info &i) {
+    std::vector<int64_t> shape;
+    switch (i.r) {
+    case R::Tok: shape = {1, kN, i.width}; break;
+    case R::TokHeads: case R::AttnTokHeads: shape = {1, kN, i.heads, i.hd}; break;
+    case R::Heads: case R::AttnHeads: shape = {1, i.heads, kN, i.hd}; break;
+    case R::KvAll: shape = {1, i.heads, kN, i.hd}; break;
+    default: return;
+    }
+    if (!ev && !makeEvaluator())
+      return;
+    EvalTensor t;
+    t.dtype = 0; // f32
+    t.shape = shape;
+    t.bytes.assign(size_t(t.numel()) * 4 + 1, 0);
+    ev->context().bindings[v] = std::move(t);
+  }
+
+  bool makeEvaluator() {
+    EvalContext ctx;
+    ctx.weights = opts.weights;
+    if (!bindInputs(ctx, kN))
+      return false;
+    ev = std::make_unique<NodeEvaluator>(std::move(ctx));
+    return true;
+  }
 
   Info roleOf(Value v) {
     if (isa<NoneType>(v.getType()))
@@ -206,18 +243,41 @@ struct Converter {
     return true;
   }
 
+
   bool evaluate(Value v, int64_t n, std::vector<double> &out, std::vector<int64_t> &shape) {
-    EvalContext ctx;
-    ctx.weights = opts.weights;
-    if (!bindInputs(ctx, n))
+    (void)n;
+    if (!ev && !makeEvaluator())
       return false;
     EvalTensor t;
     std::string err;
-    if (!evaluateValue(v, ctx, t, err))
+    if (!ev->evaluate(v, t, err))
       return fail(v.getDefiningOp(), "cannot evaluate: " + err);
     out = t.asDoubles();
     shape = t.shape;
     return true;
+  }
+
+  // Integer parameters (shapes, slice bounds): constants, or evaluated.
+  std::optional<std::vector<int64_t>> ints(Value v) {
+    if (isa<NoneType>(v.getType()))
+      return std::nullopt;
+    std::vector<double> d;
+    if (auto c = constValues(v))
+      d = *c;
+    else {
+      std::vector<int64_t> shape;
+      std::string saved = why;
+      if (!evaluate(v, kN, d, shape)) {
+        if (std::getenv("INGOT_RAISE_DEBUG"))
+          llvm::errs() << "ingot-onnx-raise: " << why << "\n";
+        why = saved;
+        return std::nullopt;
+      }
+    }
+    std::vector<int64_t> out;
+    for (double x : d)
+      out.push_back(int64_t(x));
+    return out;
   }
 
   // Collects float constants with `n` elements feeding `v` through aux ops.
@@ -633,7 +693,7 @@ bool Converter::handle(NodeOp n) {
 
   // ---- heads ----
   if (op == "Reshape" && in.size() == 2) {
-    auto shape = constValues(n.getInputs()[1]);
+    auto shape = ints(n.getInputs()[1]);
     if ((isTok(in[0])) && shape && shape->size() == 4) {
       int64_t h = int64_t((*shape)[2]), d = int64_t((*shape)[3]);
       if (h == -1 && d > 0) h = in[0].width / d;
@@ -685,8 +745,15 @@ bool Converter::handle(NodeOp n) {
 
   // ---- rope ----
   if (op == "Slice" && in[0].r == R::Heads) {
-    auto starts = intsOf(n, "starts", 1), ends = intsOf(n, "ends", 2), axes = intsOf(n, "axes", 3);
-    auto steps = intsOf(n, "steps", 4);
+    auto get = [&](const char *attr, unsigned idx) -> std::optional<std::vector<int64_t>> {
+      if (auto a = n.getAttrs().getAs<DenseI64ArrayAttr>(attr))
+        return std::vector<int64_t>(a.asArrayRef().begin(), a.asArrayRef().end());
+      if (idx < n.getInputs().size())
+        return ints(n.getInputs()[idx]);
+      return std::nullopt;
+    };
+    auto starts = get("starts", 1), ends = get("ends", 2), axes = get("axes", 3);
+    auto steps = get("steps", 4);
     int64_t hd = in[0].hd, half = hd / 2;
     bool lastAxis = !axes || (axes->size() == 1 && ((*axes)[0] == -1 || (*axes)[0] == 3));
     bool unit = !steps || (steps->size() == 1 && (*steps)[0] == 1);
@@ -742,6 +809,10 @@ bool Converter::handle(NodeOp n) {
         return result(out);
       }
   }
+
+  // A one-input Concat is a copy.
+  if (op == "Concat" && in.size() == 1)
+    return result(in[0]);
 
   // ---- attention ----
   if (op == "Concat" && in.size() == 2 && in[0].r == R::Past && in[1].r == R::Heads) {

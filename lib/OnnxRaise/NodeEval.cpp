@@ -291,6 +291,29 @@ struct Evaluator {
 
 } // namespace
 
+namespace mlir::ingot {
+struct NodeEvaluator::Impl {
+  EvalContext ctx;
+  Evaluator ev;
+  explicit Impl(EvalContext c) : ctx(std::move(c)), ev{ctx, {}, 0} {}
+};
+
+} // namespace mlir::ingot
+namespace mlir::ingot {
+NodeEvaluator::NodeEvaluator(EvalContext ctx) : impl_(std::make_unique<Impl>(std::move(ctx))) {}
+NodeEvaluator::~NodeEvaluator() = default;
+EvalContext &NodeEvaluator::context() { return impl_->ctx; }
+
+bool NodeEvaluator::evaluate(Value v, EvalTensor &out, std::string &error) {
+  EvalTensor *r;
+  if (!impl_->ev.eval(v, r, error))
+    return false;
+  out = *r;
+  return true;
+}
+
+} // namespace mlir::ingot
+
 bool mlir::ingot::evaluateValue(Value v, EvalContext &ctx, EvalTensor &out,
                                 std::string &error) {
   Evaluator e{ctx, {}, 0};

@@ -70,10 +70,10 @@ struct OnnxRaisePass : PassWrapper<OnnxRaisePass, OperationPass<ModuleOp>> {
       return;
     DecoderRaiseResult r = raiseDecoder(m, opts);
     if (r.raised)
-      m.emitRemark() << "raised a decoder with " << r.layers
-                     << " layers to the paged transformer ops";
+      mlir::emitRemark(m.getLoc()) << "raised a decoder with " << r.layers
+                                   << " layers to the paged transformer ops";
     else
-      m.emitRemark() << "kept as a graph (no KV cache paging): " << r.why;
+      mlir::emitRemark(m.getLoc()) << "kept as a graph (no KV cache paging): " << r.why;
   }
 };
 

@@ -15,6 +15,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,19 @@ struct EvalContext {
 
 // Evaluates `v`. On failure returns false and sets `error` (naming the op).
 bool evaluateValue(Value v, EvalContext &ctx, EvalTensor &out, std::string &error);
+
+// The same with a memo that persists across calls (one set of bindings).
+class NodeEvaluator {
+public:
+  explicit NodeEvaluator(EvalContext ctx);
+  ~NodeEvaluator();
+  bool evaluate(Value v, EvalTensor &out, std::string &error);
+  EvalContext &context();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 } // namespace mlir::ingot
 
