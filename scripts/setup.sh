@@ -13,6 +13,7 @@ PKGS=(
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   libopenblas-dev libpcre2-dev libxxhash-dev libutf8proc-dev
   libgtest-dev libbenchmark-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
 )
 missing=()
 for p in "${PKGS[@]}"; do

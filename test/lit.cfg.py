@@ -6,7 +6,9 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "INGOT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".ingot", ".test"]
+# .textproto: ONNX models in protobuf text format whose `#` comments hold
+# the RUN/CHECK lines (test/ONNX).
+config.suffixes = [".mlir", ".ingot", ".test", ".textproto"]
 config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "fixtures", "e2e", "tokenizer"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.ingot_obj_root, "test")
