@@ -41,6 +41,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::ingot;
@@ -75,7 +76,7 @@ struct Info {
   int64_t kvHeads = 0;
   // Tok produced by a linear: its pieces (for the logits head and splits).
   Operation *linear = nullptr;
-  Value linIn, linW;        // new input, old weight value
+  Value linW, linB;         // old weight ([in, out]) and bias values
 };
 
 struct Converter {
@@ -92,6 +93,7 @@ struct Converter {
   int64_t vocab = 0, hidden = 0;
   llvm::DenseMap<Value, int64_t> windows;   // evaluated mask -> window (0 none)
   std::map<std::string, Value> argByName;
+  std::set<std::string> created;            // weight_decls this conversion added
   // One evaluator for the whole conversion (its memo is shared): every
   // input bound for a batch of one sequence of kN tokens and no past.
   std::unique_ptr<NodeEvaluator> ev;
@@ -191,6 +193,7 @@ struct Converter {
           mb.setInsertionPoint(decl);
           SmallVector<Attribute> tr(decl.getTransforms().begin(), decl.getTransforms().end());
           tr.push_back(mb.getStringAttr("transpose"));
+          created.insert(name);
           mb.create<WeightDeclOp>(decl.getLoc(), mb.getStringAttr(name), TypeAttr::get(tt), decl.getSources(),
                                   mb.getArrayAttr(tr));
         }
@@ -201,6 +204,69 @@ struct Converter {
     }
     params[key] = out;
     return out;
+  }
+
+  // Columns [start, start+size) of an [in, out] weight, as an [size, in]
+  // (transposed) new value.
+  Value sliceCols(Value old, int64_t start, int64_t size) {
+    auto type = cast<RankedTensorType>(old.getType());
+    if (auto c = old.getDefiningOp<ConstantOp>()) {
+      auto dense = cast<DenseElementsAttr>(c.getValue());
+      int64_t r = type.getDimSize(0), cols = type.getDimSize(1);
+      auto vals = llvm::to_vector(dense.getValues<APFloat>());
+      SmallVector<APFloat> t;
+      for (int64_t j = start; j < start + size; ++j)
+        for (int64_t i = 0; i < r; ++i)
+          t.push_back(vals[size_t(i * cols + j)]);
+      auto tt = RankedTensorType::get({size, r}, type.getElementType());
+      return b.create<ConstantOp>(old.getLoc(), tt, DenseElementsAttr::get(tt, t));
+    }
+    auto w = old.getDefiningOp<WeightOp>();
+    if (!w)
+      return Value();
+    auto decl = SymbolTable::lookupNearestSymbolFrom<WeightDeclOp>(w, w.getNameAttr());
+    std::string name = (decl.getSymName() + ".cols" + llvm::Twine(start) + "_" +
+                        llvm::Twine(size) + ".t").str();
+    auto tt = RankedTensorType::get({size, type.getDimSize(0)}, type.getElementType());
+    if (!SymbolTable::lookupSymbolIn(module, name)) {
+      OpBuilder mb(module.getContext());
+      mb.setInsertionPoint(decl);
+      SmallVector<Attribute> tr(decl.getTransforms().begin(), decl.getTransforms().end());
+      tr.push_back(mb.getStringAttr(("slice:1:" + llvm::Twine(start) + ":" + llvm::Twine(size)).str()));
+      tr.push_back(mb.getStringAttr("transpose"));
+      created.insert(name);
+      mb.create<WeightDeclOp>(decl.getLoc(), mb.getStringAttr(name), TypeAttr::get(tt),
+                              decl.getSources(), mb.getArrayAttr(tr));
+    }
+    return b.create<WeightOp>(old.getLoc(), tt, FlatSymbolRefAttr::get(module.getContext(), name));
+  }
+
+  // Elements [start, start+size) of a 1-D param.
+  Value sliceRow(Value old, int64_t start, int64_t size) {
+    auto type = cast<RankedTensorType>(old.getType());
+    if (auto c = old.getDefiningOp<ConstantOp>()) {
+      auto vals = llvm::to_vector(cast<DenseElementsAttr>(c.getValue()).getValues<APFloat>());
+      SmallVector<APFloat> t(vals.begin() + start, vals.begin() + start + size);
+      auto tt = RankedTensorType::get({size}, type.getElementType());
+      return b.create<ConstantOp>(old.getLoc(), tt, DenseElementsAttr::get(tt, t));
+    }
+    auto w = old.getDefiningOp<WeightOp>();
+    if (!w)
+      return Value();
+    auto decl = SymbolTable::lookupNearestSymbolFrom<WeightDeclOp>(w, w.getNameAttr());
+    std::string name = (decl.getSymName() + ".slice" + llvm::Twine(start) + "_" +
+                        llvm::Twine(size)).str();
+    auto tt = RankedTensorType::get({size}, type.getElementType());
+    if (!SymbolTable::lookupSymbolIn(module, name)) {
+      OpBuilder mb(module.getContext());
+      mb.setInsertionPoint(decl);
+      SmallVector<Attribute> tr(decl.getTransforms().begin(), decl.getTransforms().end());
+      tr.push_back(mb.getStringAttr(("slice:0:" + llvm::Twine(start) + ":" + llvm::Twine(size)).str()));
+      created.insert(name);
+      mb.create<WeightDeclOp>(decl.getLoc(), mb.getStringAttr(name), TypeAttr::get(tt),
+                              decl.getSources(), mb.getArrayAttr(tr));
+    }
+    return b.create<WeightOp>(old.getLoc(), tt, FlatSymbolRefAttr::get(module.getContext(), name));
   }
 
   int64_t rank1Size(Value v) {
@@ -553,6 +619,9 @@ bool Converter::handle(NodeOp n) {
       hidden = i.width;
     return result(i);
   }
+  // Reshaping the token ids ([B, S] views) keeps them token ids.
+  if ((op == "Reshape" || op == "Cast") && !in.empty() && in[0].r == R::Ids)
+    return result(in[0]);
   // Shapes of anything, and everything computed from aux values alone.
   if (op == "Shape" || op == "Size")
     return result(Info{R::Aux});
@@ -582,7 +651,70 @@ bool Converter::handle(NodeOp n) {
     i.nv = l.getResult();
     i.width = t.getDimSize(1);
     i.linear = l;
+    i.linW = n.getInputs()[1];
     return result(i);
+  }
+  // Gemm(x, W[in, out], bias) (Conv1D-style exports), no transposes.
+  if (op == "Gemm" && isTok(in[0]) && in.size() >= 2 && in[1].r == R::Param &&
+      intAttr(n, "transA", 0) == 0 && intAttr(n, "transB", 0) == 0) {
+    auto alpha = n.getAttrs().getAs<FloatAttr>("alpha");
+    auto beta = n.getAttrs().getAs<FloatAttr>("beta");
+    if ((alpha && alpha.getValueAsDouble() != 1.0) || (beta && beta.getValueAsDouble() != 1.0))
+      return fail(n, "Gemm with alpha or beta other than 1");
+    auto t = dyn_cast<RankedTensorType>(n.getInputs()[1].getType());
+    if (!t || t.getRank() != 2 || t.getDimSize(0) != in[0].width)
+      return fail(n, "the weight is not [in_features, out_features]");
+    Value bias;
+    if (in.size() >= 3 && in[2].r == R::Param) {
+      if (rank1Size(n.getInputs()[2]) != t.getDimSize(1))
+        return fail(n, "the bias is not [out_features]");
+      bias = param(n.getInputs()[2]);
+    } else if (in.size() >= 3 && in[2].r != R::Absent) {
+      return fail(n, "a Gemm bias that is not a constant");
+    }
+    Value w = param(n.getInputs()[1], /*transpose=*/true);
+    auto l = b.create<LinearOp>(loc, unranked(), in[0].nv, w, bias, b.getStringAttr("none"));
+    Info i{R::Tok};
+    i.nv = l.getResult();
+    i.width = t.getDimSize(1);
+    i.linear = l;
+    i.linW = n.getInputs()[1];
+    if (bias)
+      i.linB = n.getInputs()[2];
+    return result(i);
+  }
+  // Split of a fresh linear's output along the features (fused QKV): one
+  // linear per piece with the matching columns of the weight and bias.
+  if (op == "Split" && isTok(in[0])) {
+    int64_t axis = intAttr(n, "axis", 0);
+    auto sizes = n.getInputs().size() > 1 ? ints(n.getInputs()[1]) : intsOf(n, "split", 99);
+    if (!sizes) {
+      int64_t k = intAttr(n, "num_outputs", int64_t(n.getNumResults()));
+      if (k <= 0 || in[0].width % k)
+        return fail(n, "a split into unequal parts without sizes");
+      sizes = std::vector<int64_t>(size_t(k), in[0].width / k);
+    }
+    if (axis != -1 && axis != 2)
+      return fail(n, "a split of activations along another axis than the features");
+    if (!in[0].linear || !in[0].nv.hasOneUse())
+      return fail(n, "a split of features that are not a projection's output");
+    auto lin = cast<LinearOp>(in[0].linear);
+    int64_t start = 0;
+    for (unsigned k = 0; k < n.getNumResults(); ++k) {
+      int64_t size = (*sizes)[k];
+      Value w = sliceCols(in[0].linW, start, size);
+      Value bias = in[0].linB ? sliceRow(in[0].linB, start, size) : Value();
+      if (!w || (in[0].linB && !bias))
+        return fail(n, "cannot slice the projection's weight");
+      auto l = b.create<LinearOp>(loc, unranked(), lin.getX(), w, bias, b.getStringAttr("none"));
+      Info i{R::Tok};
+      i.nv = l.getResult();
+      i.width = size;
+      set(n.getResult(k), i);
+      start += size;
+    }
+    lin.erase();
+    return true;
   }
   if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && in.size() == 2 &&
       (isTok(in[0]) || isTok(in[1]))) {
@@ -713,9 +845,12 @@ bool Converter::handle(NodeOp n) {
       out.width = in[0].heads * in[0].hd;
       return result(out);
     }
-    if (isTok(in[0]) && shape && shape->size() == 3 &&
-        ((*shape)[2] == -1 || int64_t((*shape)[2]) == in[0].width))
-      return result(in[0]);
+    // [B, S, F] <-> [B*S, F] (around Gemm) keeps the tokens.
+    if (isTok(in[0]) && shape && (shape->size() == 3 || shape->size() == 2) &&
+        (shape->back() == -1 || shape->back() == in[0].width)) {
+      Info out = in[0];
+      return result(out);
+    }
     if (in[0].r == R::KvAll) // GQA repetition
       return result(in[0]);
     return fail(n, "a reshape of (" + roles() + ") that is not understood");
@@ -913,7 +1048,7 @@ DecoderRaiseResult mlir::ingot::raiseDecoder(ModuleOp module, const OnnxRaiseOpt
       c.fwd.erase();
     // Drop transposed declarations created on the way.
     for (auto decl : llvm::make_early_inc_range(module.getOps<WeightDeclOp>()))
-      if (decl.getSymName().ends_with(".t") &&
+      if (c.created.count(decl.getSymName().str()) &&
           SymbolTable::symbolKnownUseEmpty(decl, module))
         decl.erase();
     return res;
