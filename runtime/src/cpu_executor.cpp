@@ -568,6 +568,9 @@ private:
 } // namespace
 
 std::unique_ptr<Executor> createCpuExecutor(const PlanFile &plan, const ExecutorOptions &opts) {
+  INGOT_CHECK(plan.program().kind() != fb::PlanKind::Graph,
+              "plan " + plan.path() + " is a graph plan (no KV cache, one call from inputs to "
+                                      "outputs): run it with `ingot exec` or ingot::GraphExecutor");
   try {
     return std::make_unique<CpuExecutor>(plan, opts);
   } catch (const std::bad_alloc &) {

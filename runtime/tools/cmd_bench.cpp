@@ -174,6 +174,7 @@ std::unique_ptr<ingot::PlanFile> openPlan(const BenchArgs &a) {
   lo.verifyWeights = !a.noVerifyWeights;
   auto pf = ingot::PlanFile::open(a.plan, lo);
   INGOT_CHECK(pf->target() == "cpu", "plan " + a.plan + " targets \"" + pf->target() + "\"; this ingot runs \"cpu\" plans");
+  requireDecoderPlan(*pf, "bench");
   return pf;
 }
 

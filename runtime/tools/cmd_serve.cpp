@@ -136,6 +136,7 @@ int runServe(ServeArgs &a) {
   auto pf = ingot::PlanFile::open(a.plan, lo);
   INGOT_CHECK(pf->target() == "cpu",
               "plan " + a.plan + " targets \"" + pf->target() + "\"; this ingot runs \"cpu\" plans");
+  requireDecoderPlan(*pf, "serve");
   a.eo.executor.weightsDir = a.weightsDir;
   a.eo.executor.numThreads = a.threads;
   if (!a.kvCacheSize.empty())

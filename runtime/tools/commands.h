@@ -19,6 +19,15 @@ struct SubcommandHook {
 std::vector<SubcommandHook> registerServeCommands(CLI::App &app);
 // bench (tools/cmd_bench.cpp)
 std::vector<SubcommandHook> registerBenchCommands(CLI::App &app);
+// exec: run a graph plan on safetensors in/out (tools/cmd_exec.cpp)
+std::vector<SubcommandHook> registerExecCommands(CLI::App &app);
+
+namespace ingot {
+class PlanFile;
+}
+// Throws ingot::Error when `pf` is a graph plan, saying that `ingot <command>`
+// runs decoder plans and to use `ingot exec` (tools/cmd_exec.cpp).
+void requireDecoderPlan(const ingot::PlanFile &pf, const std::string &command);
 
 // "1,2,3", "1 2 3" or "[1, 2, 3]" -> token ids; throws ingot::Error
 // (ingot_main.cpp).

@@ -1,10 +1,12 @@
 // `ingot`: the command-line runtime. Subcommands:
 //   run           generate text from a prompt, streamed to stdout
-//   inspect       describe a plan (header, model, weights, memory, steps)
+//   inspect       describe a plan (header, model, weights, memory, steps; for
+//                 graph plans also inputs, outputs and op types)
 //   logits        write logits for given token ids to a .npy file (tests)
 //   generate-ids  greedy generation from token ids, printed as JSON
 //   tokenize      encode text / decode ids with the plan's tokenizer
 //   bench         latency, offline throughput, online load (tools/cmd_bench.cpp)
+//   exec          run a graph plan: safetensors in -> out (tools/cmd_exec.cpp)
 //   serve         OpenAI-compatible HTTP server (tools/cmd_serve.cpp)
 //   chat-template render messages with the plan's chat template (cmd_serve.cpp)
 // Errors: ingot::Error and other exceptions print "ingot: error: MESSAGE" and
@@ -23,6 +25,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -62,9 +65,11 @@ std::unique_ptr<ingot::PlanFile> openPlan(const LoadArgs &a) {
   return ingot::PlanFile::open(a.plan, lo);
 }
 
-std::unique_ptr<ingot::Executor> makeExecutor(const ingot::PlanFile &pf, const LoadArgs &a) {
+std::unique_ptr<ingot::Executor> makeExecutor(const ingot::PlanFile &pf, const LoadArgs &a,
+                                              const char *command) {
   INGOT_CHECK(pf.target() == "cpu", "plan " + a.plan + " targets \"" + pf.target() +
                                         "\"; this ingot runs \"cpu\" plans");
+  requireDecoderPlan(pf, command);
   ingot::ExecutorOptions eo;
   eo.weightsDir = a.weightsDir;
   eo.numThreads = a.threads;
@@ -134,8 +139,9 @@ int cmdRun(const RunArgs &a) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   auto pf = openPlan(a.load);
+  requireDecoderPlan(*pf, "run");
   auto tok = planTokenizer(*pf);
-  auto ex = makeExecutor(*pf, a.load);
+  auto ex = makeExecutor(*pf, a.load, "run");
   const double loadSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
 
   ingot::GenerateOptions go;
@@ -188,6 +194,48 @@ json shapeJson(const flatbuffers::Vector<int64_t> *s) {
 }
 
 json attrJson(const fb::Attr &a) {
+  // Node steps (graph plans) say which field is meant.
+  switch (a.kind()) {
+  case fb::AttrKind::Int:
+    return a.i();
+  case fb::AttrKind::Float:
+    return a.f();
+  case fb::AttrKind::String:
+    return a.s() ? a.s()->str() : std::string();
+  case fb::AttrKind::Ints: {
+    json j = json::array();
+    if (a.ints())
+      for (int64_t v : *a.ints())
+        j.push_back(v);
+    return j;
+  }
+  case fb::AttrKind::Floats: {
+    json j = json::array();
+    if (a.floats())
+      for (double v : *a.floats())
+        j.push_back(v);
+    return j;
+  }
+  case fb::AttrKind::Strings: {
+    json j = json::array();
+    if (a.strings())
+      for (const flatbuffers::String *v : *a.strings())
+        j.push_back(v ? v->str() : std::string());
+    return j;
+  }
+  case fb::AttrKind::Tensor: {
+    json shape = json::array();
+    if (a.ints())
+      for (int64_t v : *a.ints())
+        shape.push_back(v);
+    const bool valid = ingot::isValidDType(uint8_t(a.t_dtype()));
+    return {{"tensor", valid ? ingot::dtypeName(ingot::DType(a.t_dtype())) : "?"},
+            {"shape", shape},
+            {"bytes", a.t_data() ? a.t_data()->size() : 0}};
+  }
+  default:
+    break; // Unset: decoder steps, the step kind knows the field
+  }
   if (a.s())
     return a.s()->str();
   if (a.ints() && a.ints()->size()) {
@@ -205,6 +253,42 @@ json attrJson(const fb::Attr &a) {
   if (a.f() != 0.0)
     return a.f();
   return a.i();
+}
+
+// A graph input/output: name, dtype, shape (dims as numbers, dynamic ones
+// as their dim name or "?") and dim names.
+json graphIOJson(const fb::Plan &p, int32_t id) {
+  json j;
+  if (!p.tensors() || id < 0 || uint32_t(id) >= p.tensors()->size())
+    return {{"tensor", id}, {"error", "tensor id out of range"}};
+  const fb::TensorDesc *t = p.tensors()->Get(flatbuffers::uoffset_t(id));
+  std::vector<std::string> params;
+  if (t->dim_params())
+    for (const flatbuffers::String *s : *t->dim_params())
+      params.push_back(s ? s->str() : std::string());
+  json shape = json::array(), names = json::array();
+  size_t i = 0;
+  if (t->shape())
+    for (int64_t d : *t->shape()) {
+      const std::string name = i < params.size() ? params[i] : std::string();
+      shape.push_back(d >= 0 ? json(d) : json(name.empty() ? "?" : name));
+      names.push_back(name);
+      ++i;
+    }
+  const bool valid = ingot::isValidDType(uint8_t(t->dtype()));
+  return {{"name", t->name() ? t->name()->str() : ""},
+          {"tensor", id},
+          {"kind", kindName(t->kind())},
+          {"dtype", valid ? ingot::dtypeName(ingot::DType(t->dtype())) : "?"},
+          {"shape", shape},
+          {"dim_params", names}};
+}
+
+std::string opTypeName(const fb::Step &s) {
+  std::string op = s.op_type() ? s.op_type()->str() : "?";
+  if (s.domain() && s.domain()->size() && s.domain()->str() != "ai.onnx")
+    op = s.domain()->str() + "::" + op;
+  return op;
 }
 
 json describe(const ingot::PlanFile &pf, bool withSteps) {
@@ -306,18 +390,37 @@ json describe(const ingot::PlanFile &pf, bool withSteps) {
                      {"cpu_fp32_bytes_per_token", cpuBytes},
                      {"layers", layers}};
   }
-  j["interface"] = {{"token_input", p.token_input()},
-                    {"position_input", p.position_input()},
-                    {"logits_output", p.logits_output()}};
+  const bool graph = p.kind() == fb::PlanKind::Graph;
+  if (graph) {
+    j["kind"] = "graph";
+    j["source"] = p.source() ? p.source()->str() : "";
+    json ins = json::array(), outs = json::array();
+    if (p.graph_inputs())
+      for (int32_t id : *p.graph_inputs())
+        ins.push_back(graphIOJson(p, id));
+    if (p.graph_outputs())
+      for (int32_t id : *p.graph_outputs())
+        outs.push_back(graphIOJson(p, id));
+    j["graph"] = {{"inputs", ins}, {"outputs", outs}};
+  } else {
+    j["interface"] = {{"token_input", p.token_input()},
+                      {"position_input", p.position_input()},
+                      {"logits_output", p.logits_output()}};
+  }
+  std::map<std::string, int64_t> opTypes;
   std::map<std::string, int64_t> ops;
   json steps = json::array();
   if (p.steps())
     for (const fb::Step *s : *p.steps()) {
       const char *op = fb::EnumNameOpKind(s->op());
       ops[op && *op ? op : "?"]++;
+      const bool node = s->op() == fb::OpKind::Node;
+      if (node)
+        opTypes[opTypeName(*s)]++;
       if (!withSteps)
         continue;
-      json st = {{"op", op && *op ? op : "?"}, {"name", s->name() ? s->name()->str() : ""}};
+      json st = {{"op", node ? opTypeName(*s) : std::string(op && *op ? op : "?")},
+                 {"name", s->name() ? s->name()->str() : ""}};
       st["inputs"] = json::array();
       st["outputs"] = json::array();
       if (s->inputs())
@@ -336,6 +439,8 @@ json describe(const ingot::PlanFile &pf, bool withSteps) {
       steps.push_back(st);
     }
   j["steps"] = {{"count", p.steps() ? p.steps()->size() : 0}, {"by_op", ops}};
+  if (graph)
+    j["steps"]["by_op_type"] = opTypes;
   if (withSteps)
     j["steps"]["list"] = steps;
   j["kernels"] = p.kernels() ? p.kernels()->size() : 0;
@@ -372,7 +477,32 @@ void printText(const json &j, const ingot::PlanFile &pf) {
       << m["compute_dtype"].get<std::string>() << "\n  bos " << m["bos_token_id"] << ", eos "
       << m["eos_token_ids"].dump() << ", pad " << m["pad_token_id"] << "\n";
   }
-  o << "tokenizer " << j["tokenizer"].get<std::string>() << "\n";
+  const bool graph = j.contains("kind") && j["kind"] == "graph";
+  if (graph) {
+    o << "kind graph (source \"" << j["source"].get<std::string>()
+      << "\"; run with `ingot exec`)\n";
+    auto ioLines = [&](const char *what, const json &list) {
+      o << what << " " << list.size() << "\n";
+      for (const json &t : list) {
+        if (!t.contains("name")) {
+          o << "  tensor " << t["tensor"] << ": " << t["error"].get<std::string>() << "\n";
+          continue;
+        }
+        o << "  " << t["name"].get<std::string>() << " " << t["dtype"].get<std::string>() << "[";
+        for (size_t i = 0; i < t["shape"].size(); ++i)
+          o << (i ? "," : "")
+            << (t["shape"][i].is_string() ? t["shape"][i].get<std::string>() : t["shape"][i].dump());
+        o << "]";
+        if (t["kind"] != "Activation" && t["kind"] != "Input")
+          o << " (" << t["kind"].get<std::string>() << ")";
+        o << "\n";
+      }
+    };
+    ioLines("inputs", j["graph"]["inputs"]);
+    ioLines("outputs", j["graph"]["outputs"]);
+  } else {
+    o << "tokenizer " << j["tokenizer"].get<std::string>() << "\n";
+  }
   o << "tensors " << j["tensors"]["count"] << " " << j["tensors"]["by_kind"].dump() << "\n";
   const json &w = j["weights"];
   o << "weights " << w["count"] << " (" << w["parameters"] << " parameters, " << human(w["bytes"])
@@ -394,6 +524,16 @@ void printText(const json &j, const ingot::PlanFile &pf) {
       << k["cpu_fp32_bytes_per_token"] << " on the CPU, fp32)\n";
   }
   o << "steps " << j["steps"]["count"] << " " << j["steps"]["by_op"].dump() << "\n";
+  if (j["steps"].contains("by_op_type")) {
+    // Most frequent op types first (then by name).
+    std::vector<std::pair<int64_t, std::string>> hist;
+    for (auto it = j["steps"]["by_op_type"].begin(); it != j["steps"]["by_op_type"].end(); ++it)
+      hist.push_back({-it.value().get<int64_t>(), it.key()});
+    std::sort(hist.begin(), hist.end());
+    o << "op types " << hist.size() << "\n";
+    for (const auto &h : hist)
+      o << "  " << h.second << " " << -h.first << "\n";
+  }
   if (j["steps"].contains("list")) {
     size_t i = 0;
     for (const json &s : j["steps"]["list"]) {
@@ -510,6 +650,8 @@ int main(int argc, char **argv) {
   std::vector<SubcommandHook> hooks = registerServeCommands(app);
   for (auto &h : registerBenchCommands(app))
     hooks.push_back(std::move(h));
+  for (auto &h : registerExecCommands(app))
+    hooks.push_back(std::move(h));
 
   try {
     app.parse(argc, argv);
@@ -534,7 +676,7 @@ int main(int argc, char **argv) {
     if (logits->parsed()) {
       const auto ids = parseIds(lids);
       auto pf = openPlan(la);
-      auto ex = makeExecutor(*pf, la);
+      auto ex = makeExecutor(*pf, la, "logits");
       int64_t rows = 0;
       const auto data = ingot::computeLogits(*ex, ids, lmode, rows);
       writeNpy(lout, data, rows, ex->vocabSize());
@@ -543,7 +685,7 @@ int main(int argc, char **argv) {
     if (genIds->parsed()) {
       const auto ids = parseIds(gids);
       auto pf = openPlan(ga);
-      auto ex = makeExecutor(*pf, ga);
+      auto ex = makeExecutor(*pf, ga, "generate-ids");
       ingot::GenerateOptions go;
       go.maxTokens = gmax;
       go.eosTokenIds = eosIds(*pf);
@@ -561,6 +703,7 @@ int main(int argc, char **argv) {
       if (textOpt->count() == 0 && decOpt->count() == 0)
         return fail("tokenize needs --text or --decode", 2);
       auto pf = openPlan(ta);
+      requireDecoderPlan(*pf, "tokenize");
       auto tok = planTokenizer(*pf);
       if (textOpt->count())
         std::cout << jsonIds(tok->encode(ttext, !tnoSpecial)) << std::endl;

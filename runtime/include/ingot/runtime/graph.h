@@ -27,6 +27,8 @@ struct GraphIO {
 
 struct GraphRunOptions {
   int numThreads = 0;                    // 0: OpenMP default
+  std::string weightsDir;                // weights-external plans: overrides
+                                         // the plan's weights_dir
 };
 
 class GraphExecutor {
