@@ -38,7 +38,7 @@ def to_numpy(t):
     """TensorProto -> (st dtype, numpy array of the raw element bytes' type)."""
     if t.data_type == onnx.TensorProto.BFLOAT16:
         a = numpy_helper.to_array(t)
-        return "BF16", np.ascontiguousarray(a).view(np.uint16)
+        return "BF16", np.require(a, requirements="C").view(np.uint16)
     a = numpy_helper.to_array(t)
     if a.dtype not in ST:
         raise ValueError(f"unsupported element type {a.dtype}")
@@ -48,7 +48,7 @@ def to_numpy(t):
 def write_st(path, tensors):
     header, blobs, off = {}, [], 0
     for name, (dt, a) in tensors.items():
-        b = np.ascontiguousarray(a).tobytes()
+        b = np.require(a, requirements="C").tobytes()
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
