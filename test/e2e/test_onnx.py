@@ -74,7 +74,7 @@ def write_st(path, tensors):
     st = {np.dtype("float32"): "F32", np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
     header, blobs, off = {}, [], 0
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
+        a = np.require(a, requirements="C")
         b = a.tobytes()
         header[name] = {"dtype": st[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
