@@ -39,6 +39,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -78,6 +79,20 @@ struct Info {
   Operation *linear = nullptr;
   Value linW, linB;         // old weight ([in, out]) and bias values
 };
+
+// The shortest decimal that rounds to the same float (1e-05, not
+// 9.9999997473787516E-6): ONNX stores epsilons as float32.
+double shortest(double v) {
+  float f = float(v);
+  for (int digits = 6; digits <= 9; ++digits) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*g", digits, double(f));
+    double d = std::strtod(buf, nullptr);
+    if (float(d) == f)
+      return d;
+  }
+  return double(f);
+}
 
 struct Converter {
   ModuleOp module;
@@ -323,26 +338,41 @@ struct Converter {
     return true;
   }
 
-  // Integer parameters (shapes, slice bounds): constants, or evaluated.
+  // Integer parameters (shapes, slice bounds): constants, or evaluated. Read
+  // as integers (INT64_MAX "to the end" bounds do not survive doubles).
   std::optional<std::vector<int64_t>> ints(Value v) {
     if (isa<NoneType>(v.getType()))
       return std::nullopt;
-    std::vector<double> d;
-    if (auto c = constValues(v))
-      d = *c;
-    else {
-      std::vector<int64_t> shape;
-      std::string saved = why;
-      if (!evaluate(v, kN, d, shape)) {
-        if (std::getenv("INGOT_RAISE_DEBUG"))
-          llvm::errs() << "ingot-onnx-raise: " << why << "\n";
-        why = saved;
-        return std::nullopt;
-      }
-    }
     std::vector<int64_t> out;
-    for (double x : d)
-      out.push_back(int64_t(x));
+    if (auto c = v.getDefiningOp<ConstantOp>()) {
+      auto d = dyn_cast<DenseElementsAttr>(c.getValue());
+      if (!d || !isa<IntegerType>(d.getElementType()))
+        return std::nullopt;
+      for (APInt i : d.getValues<APInt>())
+        out.push_back(i.getSExtValue());
+      return out;
+    }
+    if (!ev && !makeEvaluator())
+      return std::nullopt;
+    EvalTensor t;
+    std::string err;
+    if (!ev->evaluate(v, t, err)) {
+      if (std::getenv("INGOT_RAISE_DEBUG"))
+        llvm::errs() << "ingot-onnx-raise: " << err << "\n";
+      return std::nullopt;
+    }
+    if (t.dtype == 4) { // I64
+      out.resize(size_t(t.numel()));
+      std::memcpy(out.data(), t.bytes.data(), out.size() * 8);
+    } else if (t.dtype == 3) { // I32
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        int32_t x;
+        std::memcpy(&x, t.bytes.data() + i * 4, 4);
+        out.push_back(x);
+      }
+    } else {
+      return std::nullopt;
+    }
     return out;
   }
 
@@ -403,23 +433,27 @@ struct Converter {
                         "rotate-half layout");
       invf = f;
     }
-    // Fit theta and a linear factor: inv_freq[i] = theta^(-2i/hd) / factor.
-    // When the frequencies follow no such formula (llama3, yarn, ...), the
-    // rope op carries them as a table.
+    // Recognise theta (and a linear factor) only when the runtime's own fp32
+    // formula (cpu_kernels_rope.cpp, as HF computes it) reproduces the
+    // graph's frequencies bit for bit; otherwise the rope op carries them as
+    // a table, which is exact by construction.
     double factor = 1.0 / invf[0];
-    double theta = half > 1 ? std::pow(invf[0] / invf[1], double(hd) / 2.0) : 10000.0;
-    bool fits = theta > 1.0;
+    double thetaFit = half > 1 ? std::pow(invf[0] / invf[1], double(hd) / 2.0) : 10000.0;
+    double theta = std::round(thetaFit);
+    factor = std::abs(factor - std::round(factor)) < 1e-4 ? std::round(factor) : factor;
+    bool fits = theta > 1.0 && std::abs(thetaFit - theta) < 1e-3 * theta;
     for (int64_t i = 0; i < half && fits; ++i) {
-      double want = std::pow(theta, -2.0 * double(i) / double(hd)) / factor;
-      fits = std::abs(invf[size_t(i)] - want) <= 1e-5 * std::abs(want) + 1e-9;
+      float f = 1.0f / std::pow(float(theta), float(2 * i) / float(hd));
+      if (factor != 1.0)
+        f = f / float(factor);
+      fits = f == float(invf[size_t(i)]);
     }
     NamedAttrList attrs;
     attrs.set("head_dim", b.getI64IntegerAttr(hd));
     attrs.set("rotary_dim", b.getI64IntegerAttr(hd));
     if (fits) {
-      theta = std::round(theta * 1e3) / 1e3;
       attrs.set("theta", b.getF64FloatAttr(theta));
-      if (std::abs(factor - 1.0) > 1e-6) {
+      if (factor != 1.0) {
         attrs.set("scaling", b.getStringAttr("linear"));
         attrs.set("factor", b.getF64FloatAttr(factor));
       }
@@ -773,7 +807,7 @@ bool Converter::handle(NodeOp n) {
     if (!g || g.getRank() != 1)
       return fail(n, "the norm weight is not 1-D");
     NamedAttrList attrs;
-    attrs.set("epsilon", b.getF64FloatAttr(double(float(e))));
+    attrs.set("epsilon", b.getF64FloatAttr(shortest(e)));
     Info out = in[0];
     if (!isTok(in[0])) {
       if (g.getDimSize(0) != in[0].hd)
@@ -801,7 +835,7 @@ bool Converter::handle(NodeOp n) {
     Info out{R::Tok};
     out.width = in[0].width;
     out.nv = b.create<LayerNormOp>(loc, unranked(), in[0].nv, g, bias,
-                                   b.getF64FloatAttr(eps ? eps.getValueAsDouble() : 1e-5))
+                                   b.getF64FloatAttr(shortest(eps ? eps.getValueAsDouble() : 1e-5)))
                  .getResult();
     return result(out);
   }
@@ -852,6 +886,10 @@ bool Converter::handle(NodeOp n) {
       return result(out);
     }
     if (in[0].r == R::KvAll) // GQA repetition
+      return result(in[0]);
+    // A reshape that keeps [B, H, S, D] (SDPA's output view).
+    if ((in[0].r == R::AttnHeads || in[0].r == R::Heads) && shape && shape->size() == 4 &&
+        ((*shape)[1] == in[0].heads || (*shape)[1] == -1) && (*shape)[3] == in[0].hd)
       return result(in[0]);
     return fail(n, "a reshape of (" + roles() + ") that is not understood");
   }
