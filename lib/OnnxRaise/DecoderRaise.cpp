@@ -78,6 +78,7 @@ struct Info {
   // Tok produced by a linear: its pieces (for the logits head and splits).
   Operation *linear = nullptr;
   Value linW, linB;         // old weight ([in, out]) and bias values
+  Value linOld;             // the old value the linear replaced
 };
 
 // The shortest decimal that rounds to the same float (1e-05, not
@@ -686,6 +687,7 @@ bool Converter::handle(NodeOp n) {
     i.width = t.getDimSize(1);
     i.linear = l;
     i.linW = n.getInputs()[1];
+    i.linOld = n.getResult(0);
     return result(i);
   }
   // Gemm(x, W[in, out], bias) (Conv1D-style exports), no transposes.
@@ -713,6 +715,7 @@ bool Converter::handle(NodeOp n) {
     i.width = t.getDimSize(1);
     i.linear = l;
     i.linW = n.getInputs()[1];
+    i.linOld = n.getResult(0);
     if (bias)
       i.linB = n.getInputs()[2];
     return result(i);
@@ -730,7 +733,8 @@ bool Converter::handle(NodeOp n) {
     }
     if (axis != -1 && axis != 2)
       return fail(n, "a split of activations along another axis than the features");
-    if (!in[0].linear || !in[0].nv.hasOneUse())
+    if (!in[0].linear || !in[0].nv.use_empty() || !in[0].linOld.hasOneUse() ||
+        !n.getInputs()[0].hasOneUse())
       return fail(n, "a split of features that are not a projection's output");
     auto lin = cast<LinearOp>(in[0].linear);
     int64_t start = 0;
@@ -784,7 +788,8 @@ bool Converter::handle(NodeOp n) {
     if (ot.getRank() != 1)
       return fail(n, "the constant operand must be 1-D");
     // Bias of a fresh linear: fold into it.
-    if (op == "Add" && t.linear && t.nv.hasOneUse()) {
+    if (op == "Add" && t.linear && t.nv.use_empty() && t.linOld.hasOneUse() &&
+        n.getInputs()[ti].hasOneUse()) {
       auto lin = cast<LinearOp>(t.linear);
       if (!lin.getBias()) {
         lin.getBiasMutable().assign(row);
