@@ -1097,6 +1097,10 @@ DecoderRaiseResult mlir::ingot::raiseDecoder(ModuleOp module, const OnnxRaiseOpt
     return res;
   }
   main.erase();
+  // Params made for pieces that were later rebuilt (QKV splits) are unused.
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(c.fwd.getBody().front())))
+    if (isa<WeightOp, ConstantOp>(op) && op.use_empty())
+      op.erase();
   for (auto decl : llvm::make_early_inc_range(module.getOps<WeightDeclOp>()))
     if (SymbolTable::symbolKnownUseEmpty(decl, module))
       decl.erase();
