@@ -183,7 +183,25 @@ json shapeJson(const flatbuffers::Vector<int64_t> *s) {
   json j = json::array();
   if (s)
     for (int64_t d : *s)
-      j.push_back(d == -1 ? json("T") : d == -2 ? json("S") : json(d));
+      j.push_back(d == -1 ? json("T") : d == -2 ? json("S") : d == -3 ? json("?") : json(d));
+  return j;
+}
+
+// A graph plan's input or output: name, dtype, shape (null when the rank is
+// unknown) and dim_params.
+json graphIoJson(const fb::Plan &p, int32_t id) {
+  json j = {{"id", id}};
+  if (!p.tensors() || id < 0 || uint32_t(id) >= p.tensors()->size())
+    return j;
+  const fb::TensorDesc *t = p.tensors()->Get(uint32_t(id));
+  j["name"] = t->name() ? t->name()->str() : "";
+  j["dtype"] = ingot::dtypeName(ingot::DType(t->dtype()));
+  j["shape"] = t->shape() ? shapeJson(t->shape()) : json(nullptr);
+  json params = json::array();
+  if (t->dim_params())
+    for (const auto *s : *t->dim_params())
+      params.push_back(s->str());
+  j["dim_params"] = params;
   return j;
 }
 
@@ -306,6 +324,18 @@ json describe(const ingot::PlanFile &pf, bool withSteps) {
                      {"cpu_fp32_bytes_per_token", cpuBytes},
                      {"layers", layers}};
   }
+  j["kind"] = p.kind() == fb::PlanKind::Graph ? "graph" : "decoder";
+  if (p.kind() == fb::PlanKind::Graph) {
+    json gi = json::array(), go = json::array();
+    if (p.graph_inputs())
+      for (int32_t id : *p.graph_inputs())
+        gi.push_back(graphIoJson(p, id));
+    if (p.graph_outputs())
+      for (int32_t id : *p.graph_outputs())
+        go.push_back(graphIoJson(p, id));
+    j["graph"] = {{"source", p.source() ? p.source()->str() : ""},
+                  {"inputs", gi}, {"outputs", go}};
+  }
   j["interface"] = {{"token_input", p.token_input()},
                     {"position_input", p.position_input()},
                     {"logits_output", p.logits_output()}};
@@ -318,6 +348,9 @@ json describe(const ingot::PlanFile &pf, bool withSteps) {
       if (!withSteps)
         continue;
       json st = {{"op", op && *op ? op : "?"}, {"name", s->name() ? s->name()->str() : ""}};
+      if (s->op_type())
+        st["op_type"] = (s->domain() && s->domain()->size() ? s->domain()->str() + "::" : "") +
+                        s->op_type()->str();
       st["inputs"] = json::array();
       st["outputs"] = json::array();
       if (s->inputs())
@@ -372,6 +405,27 @@ void printText(const json &j, const ingot::PlanFile &pf) {
       << m["compute_dtype"].get<std::string>() << "\n  bos " << m["bos_token_id"] << ", eos "
       << m["eos_token_ids"].dump() << ", pad " << m["pad_token_id"] << "\n";
   }
+  if (j.contains("graph")) {
+    const json &g = j["graph"];
+    o << "kind graph (source " << g["source"].get<std::string>() << ")\n";
+    for (const char *dir : {"inputs", "outputs"})
+      for (const json &io : g[dir]) {
+        o << "  " << (dir[0] == 'i' ? "input " : "output ") << io.value("name", "") << ": "
+          << io.value("dtype", "?") << " ";
+        if (io["shape"].is_null()) {
+          o << "unranked";
+        } else {
+          o << "[";
+          for (size_t i = 0; i < io["shape"].size(); ++i) {
+            const json &d = io["shape"][i];
+            std::string param = i < io["dim_params"].size() ? io["dim_params"][i].get<std::string>() : "";
+            o << (i ? ", " : "") << (!param.empty() ? param : d.is_string() ? d.get<std::string>() : d.dump());
+          }
+          o << "]";
+        }
+        o << "\n";
+      }
+  }
   o << "tokenizer " << j["tokenizer"].get<std::string>() << "\n";
   o << "tensors " << j["tensors"]["count"] << " " << j["tensors"]["by_kind"].dump() << "\n";
   const json &w = j["weights"];
@@ -398,6 +452,8 @@ void printText(const json &j, const ingot::PlanFile &pf) {
     size_t i = 0;
     for (const json &s : j["steps"]["list"]) {
       o << "  " << i++ << " " << s["op"].get<std::string>();
+      if (s.contains("op_type"))
+        o << " " << s["op_type"].get<std::string>();
       if (!s["name"].get<std::string>().empty())
         o << " \"" << s["name"].get<std::string>() << "\"";
       o << " in=" << s["inputs"].dump() << " out=" << s["outputs"].dump();
