@@ -26,6 +26,21 @@ void mlir::ingot::buildCompilePipeline(OpPassManager &pm, const PipelineOptions 
   fpm.addPass(mlir::ingot::createLowerToPlan());
 }
 
+// For now fold only; ingot-onnx-raise joins here. CSE merges the duplicate
+// constants folding creates (equal shapes computed twice, ...). The
+// canonicalizer would add nothing: generic nodes have no folders or
+// patterns, and it would hoist every constant to the top of the function,
+// away from the nodes that use it.
+void mlir::ingot::buildOnnxFrontendPipeline(OpPassManager &pm) {
+  OpPassManager &fpm = pm.nest<func::FuncOp>();
+  fpm.addPass(mlir::ingot::createOnnxFold());
+  fpm.addPass(createCSEPass());
+}
+
+void mlir::ingot::buildGraphPipeline(OpPassManager &pm) {
+  pm.addPass(mlir::ingot::createOnnxLowerGraph());
+}
+
 namespace {
 struct CompilePipelineOptions
     : public PassPipelineOptions<CompilePipelineOptions> {
@@ -56,4 +71,11 @@ void mlir::ingot::registerPipelines() {
         opts.printMemoryReport = o.memoryReport;
         buildCompilePipeline(pm, opts);
       });
+  PassPipelineRegistration<>(
+      "ingot-onnx-frontend",
+      "The ONNX front end after import: ingot-onnx-fold, CSE",
+      [](OpPassManager &pm) { buildOnnxFrontendPipeline(pm); });
+  PassPipelineRegistration<>(
+      "ingot-graph", "Graph plans: ingot-onnx-lower-graph",
+      [](OpPassManager &pm) { buildGraphPipeline(pm); });
 }

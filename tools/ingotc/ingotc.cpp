@@ -3,7 +3,10 @@
 //   ingotc CHECKPOINT_DIR [-o model.plan]       (DSL picked by model_type)
 //   ingotc CHECKPOINT_DIR --model-def my.ingot  (a DSL file of your own)
 //   ingotc lowered.mlir --checkpoint DIR        (ingot IR as input)
-//   ingotc model.onnx --stop-after=import       (ONNX: print the imported IR)
+//   ingotc model.onnx [--tokenizer DIR]         (an ONNX export)
+//   ingotc model.onnx --stop-after=import|fold|raise   (print the IR there)
+//   ingotc graph.mlir                           (an imported ONNX module:
+//                                                ingot.source = "onnx")
 //
 // Runs the one compile pipeline (lib/Pipeline) and writes a plan. MLIR's
 // IR-printing flags (--mlir-print-ir-after-all, ...) apply to that pipeline.
@@ -274,7 +277,22 @@ int main(int argc, char **argv) {
     return fail("need 0 < --max-seqs <= --max-tokens");
   if (blockSize <= 0 || blockSize > 1024)
     return fail("--block-size must be in [1, 1024]");
-  mlir::ingot::buildCompilePipeline(pm, popts);
+  // An imported ONNX module goes through the ONNX front end; what comes out
+  // is a decoder (func @forward: the compile pipeline) or a graph (func
+  // @main: a graph plan). See docs/onnx.md.
+  auto source = (*module)->getAttrOfType<StringAttr>("ingot.source");
+  if (source && source.getValue() == "onnx") {
+    mlir::ingot::buildOnnxFrontendPipeline(pm);
+    if (failed(pm.run(*module)))
+      return 1;
+    pm.clear();
+    if (module->lookupSymbol("main"))
+      mlir::ingot::buildGraphPipeline(pm);
+    else
+      mlir::ingot::buildCompilePipeline(pm, popts);
+  } else {
+    mlir::ingot::buildCompilePipeline(pm, popts);
+  }
   if (failed(pm.run(*module)))
     return 1;
 

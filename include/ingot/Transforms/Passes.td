@@ -61,4 +61,43 @@ def LowerToPlan : Pass<"ingot-lower-to-plan", "mlir::func::FuncOp"> {
   }];
 }
 
+def OnnxFold : Pass<"ingot-onnx-fold", "mlir::func::FuncOp"> {
+  let summary = "Fold, simplify and type an imported ONNX graph";
+  let description = [{
+    On functions of generic nodes (`ingot.node`, `ingot.constant`,
+    `ingot.weight`, `ingot.absent`), in one forward walk:
+    removes Identity, inference Dropout and Cast/CastLike to the same type;
+    derives symbolic shapes (dims that are constants, graph-input dims or
+    sums/products of them) and the contents of small integer tensors
+    (Shape, Size, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast, integer
+    Add/Sub/Mul/Div, Equal, Where, Reshape), replacing nodes whose results
+    become known constants by `ingot.constant`; refines result types (ranked,
+    `?` where dynamic), reporting a conflict with a declared type at the
+    node; evaluates nodes whose inputs are all constants with the runtime's
+    own N-d kernel (when one exists and the outputs have at most
+    `max-elements` elements); gives a Reshape whose shape resolves to
+    constants and its input's own dims a constant shape (0 = copy, -1 =
+    infer); erases what is left unused. See docs/onnx.md.
+  }];
+  let dependentDialects = ["mlir::ingot::IngotDialect"];
+  let options = [
+    Option<"maxElements", "max-elements", "int64_t", "1048576",
+           "Largest output (elements) constant folding may create">,
+  ];
+}
+
+def OnnxLowerGraph : Pass<"ingot-onnx-lower-graph", "mlir::ModuleOp"> {
+  let summary = "Lower the generic nodes of a graph module to Node plan steps";
+  let description = [{
+    In a module with `ingot.source = "onnx"` and a func.func @main (other
+    modules are left alone), replaces every `ingot.node` by
+    `ingot.step "Node"` carrying `op_type`, `domain`, `name`, the node's
+    attribute dictionary as `ingot.attrs`, and `ingot.absent_inputs` (the
+    positions of omitted optional inputs, which are not operands; the plan
+    emitter writes input id -1 there). A returned value that is not a step
+    result, or is returned twice, is copied by an Identity step so every
+    graph output is a tensor of its own.
+  }];
+}
+
 #endif

@@ -615,6 +615,24 @@ LogicalResult StepOp::verify() {
       "Embedding", "Linear",      "RmsNorm",  "LayerNorm",  "AddRmsNorm",
       "Rope",      "Attention",   "Elementwise", "SiluMul", "Softmax",
       "MoE",       "Logits",      "AddLayerNorm", "GatherLast"};
+  if (getKind() == "Node") {
+    // A generic (ONNX) operator: see ingot-onnx-lower-graph.
+    auto opType = (*this)->getAttrOfType<StringAttr>("op_type");
+    if (!opType || opType.getValue().empty())
+      return emitOpError() << "of kind Node needs a non-empty 'op_type'";
+    if (auto absent =
+            (*this)->getAttrOfType<DenseI64ArrayAttr>("ingot.absent_inputs")) {
+      int64_t total = int64_t(getInputs().size()) + absent.size(), prev = -1;
+      for (int64_t i : absent.asArrayRef()) {
+        if (i <= prev || i >= total)
+          return emitOpError() << "'ingot.absent_inputs' must be increasing "
+                                  "positions below "
+                               << total;
+        prev = i;
+      }
+    }
+    return success();
+  }
   for (const char *k : kinds)
     if (getKind() == k)
       return success();

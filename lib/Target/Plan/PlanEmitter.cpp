@@ -7,11 +7,15 @@
 // `ingot-plan-memory`. Embedded weights are produced by the runtime's own
 // `materializeWeight`, so compile-time and load-time binding share one path.
 //
+// Graph modules (ingot.source = "onnx", func @main) are written by
+// GraphEmitter.cpp instead; both share PlanEmitterInternal.h.
+//
 // This file is built with exceptions (it calls the runtime library) and
 // converts every runtime error into the `error` string.
 //
 //===----------------------------------------------------------------------===//
 #include "ingot/Target/Plan/PlanEmitter.h"
+#include "PlanEmitterInternal.h"
 #include "ingot/Dialect/Ingot/IngotDialect.h"
 
 #include "ingot/runtime/error.h"
@@ -68,7 +72,9 @@ bool dtypeOf(Type t, pl::DType &out) {
   return d;
 }
 
-std::string locString(Location loc) {
+} // namespace
+
+std::string mlir::ingot::plan_detail::locString(Location loc) {
   std::string s;
   llvm::raw_string_ostream os(s);
   if (auto fl = dyn_cast<FileLineColLoc>(loc))
@@ -80,6 +86,49 @@ std::string locString(Location loc) {
     return locString(fused.getLocations().front());
   return s;
 }
+
+bool mlir::ingot::plan_detail::weightSpecOf(mlir::ingot::WeightDeclOp decl,
+                                            ::ingot::WeightSpec &spec,
+                                            std::string &error) {
+  spec.name = decl.getSymName().str();
+  for (Attribute a : decl.getSources())
+    spec.sources.push_back(cast<StringAttr>(a).getValue().str());
+  for (Attribute a : decl.getTransforms()) {
+    mlir::ingot::WeightTransform t;
+    std::string err;
+    if (!mlir::ingot::parseWeightTransform(cast<StringAttr>(a).getValue(), t, err)) {
+      error = "weight '" + spec.name + "': " + err;
+      return false;
+    }
+    ::ingot::WeightTransformSpec ts;
+    switch (t.kind) {
+    case mlir::ingot::WeightTransform::Transpose:
+      ts.kind = ::ingot::WeightTransformKind::Transpose;
+      break;
+    case mlir::ingot::WeightTransform::Concat:
+      ts.kind = ::ingot::WeightTransformKind::Concat;
+      break;
+    case mlir::ingot::WeightTransform::Stack:
+      ts.kind = ::ingot::WeightTransformKind::Stack;
+      break;
+    case mlir::ingot::WeightTransform::Slice:
+      ts.kind = ::ingot::WeightTransformKind::Slice;
+      break;
+    case mlir::ingot::WeightTransform::Cast:
+      ts.kind = ::ingot::WeightTransformKind::Cast;
+      ts.dtype = runtimeDType(t.dtype);
+      break;
+    }
+    ts.axis = int(t.axis);
+    ts.start = t.start;
+    ts.size = t.size;
+    spec.transforms.push_back(ts);
+  }
+  return true;
+}
+
+namespace {
+using mlir::ingot::plan_detail::locString;
 
 const std::map<std::string, pl::OpKind> &opKinds() {
   static const std::map<std::string, pl::OpKind> kinds = {
@@ -165,38 +214,8 @@ struct Emitter {
     uint64_t offset = 0;
     for (auto decl : module.getOps<mlir::ingot::WeightDeclOp>()) {
       ::ingot::WeightSpec spec;
-      spec.name = decl.getSymName().str();
-      for (Attribute a : decl.getSources())
-        spec.sources.push_back(cast<StringAttr>(a).getValue().str());
-      for (Attribute a : decl.getTransforms()) {
-        mlir::ingot::WeightTransform t;
-        std::string err;
-        if (!mlir::ingot::parseWeightTransform(cast<StringAttr>(a).getValue(), t, err))
-          return fail("weight '" + spec.name + "': " + err);
-        ::ingot::WeightTransformSpec ts;
-        switch (t.kind) {
-        case mlir::ingot::WeightTransform::Transpose:
-          ts.kind = ::ingot::WeightTransformKind::Transpose;
-          break;
-        case mlir::ingot::WeightTransform::Concat:
-          ts.kind = ::ingot::WeightTransformKind::Concat;
-          break;
-        case mlir::ingot::WeightTransform::Stack:
-          ts.kind = ::ingot::WeightTransformKind::Stack;
-          break;
-        case mlir::ingot::WeightTransform::Slice:
-          ts.kind = ::ingot::WeightTransformKind::Slice;
-          break;
-        case mlir::ingot::WeightTransform::Cast:
-          ts.kind = ::ingot::WeightTransformKind::Cast;
-          ts.dtype = runtimeDType(t.dtype);
-          break;
-        }
-        ts.axis = int(t.axis);
-        ts.start = t.start;
-        ts.size = t.size;
-        spec.transforms.push_back(ts);
-      }
+      if (!mlir::ingot::plan_detail::weightSpecOf(decl, spec, error))
+        return false;
       auto type = cast<RankedTensorType>(decl.getType());
       pl::DType dt;
       if (!dtypeOf(type, dt))
@@ -408,12 +427,14 @@ struct Emitter {
     report.kvBytesPerToken = kvBytes;
 
     // Weights table (and, for external plans, the checkpoint files).
-    std::unique_ptr<::ingot::Checkpoint> ckpt;
-    if (!specs.empty()) {
+    std::unique_ptr<::ingot::Checkpoint> owned;
+    const ::ingot::Checkpoint *ckpt = opts.checkpoint;
+    if (!specs.empty() && !ckpt) {
       if (opts.checkpointDir.empty())
         return fail("the module declares weights but no checkpoint directory "
                     "was given");
-      ckpt = ::ingot::Checkpoint::open(opts.checkpointDir);
+      owned = ::ingot::Checkpoint::open(opts.checkpointDir);
+      ckpt = owned.get();
     }
     std::vector<fb::Offset<pl::Weight>> weights;
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -447,7 +468,11 @@ struct Emitter {
     std::vector<fb::Offset<pl::WeightFile>> files;
     std::string weightsDir;
     if (!opts.embedWeights && ckpt) {
-      llvm::SmallString<256> abs(opts.checkpointDir);
+      std::string dir = opts.checkpoint ? ckpt->dir() : opts.checkpointDir;
+      if (dir.empty())
+        return fail("weights from an in-memory checkpoint cannot be "
+                    "external: embed them");
+      llvm::SmallString<256> abs(dir);
       llvm::sys::fs::make_absolute(abs);
       weightsDir = std::string(abs);
       for (auto &[name, size] : ckpt->files())
@@ -553,6 +578,8 @@ std::string humanBytes(uint64_t b) {
 bool mlir::ingot::emitPlan(ModuleOp module, const PlanEmitOptions &opts,
                            PlanMemoryReport &report, std::string &error) {
   try {
+    if (mlir::ingot::plan_detail::isGraphModule(module))
+      return mlir::ingot::plan_detail::emitGraphPlan(module, opts, report, error);
     Emitter e(module, opts, report, error);
     return e.run();
   } catch (const ::ingot::Error &err) {

@@ -5,6 +5,11 @@
 // runtime's schema (runtime/schema/*.fbs). Weights are embedded by running
 // the runtime's own weight transforms, or left external (bound at load).
 //
+// A graph module (`ingot.source = "onnx"` with func @main, after
+// `ingot-onnx-lower-graph`) is written as a graph plan (PlanKind.Graph):
+// graph inputs/outputs, Node steps, constants embedded as weights without
+// sources (docs/plan-format.md, "Graph plans").
+//
 //===----------------------------------------------------------------------===//
 #ifndef INGOT_TARGET_PLAN_PLANEMITTER_H
 #define INGOT_TARGET_PLAN_PLANEMITTER_H
@@ -14,6 +19,9 @@
 
 namespace mlir {
 class ModuleOp;
+}
+namespace ingot {
+class Checkpoint;
 }
 
 namespace mlir::ingot {
@@ -25,6 +33,10 @@ struct PlanEmitOptions {
   std::string producer;
   bool embedWeights = true;
   int64_t blockSize = 16;      // KV cache tokens per block
+  // Where weights come from when set (e.g. the ONNX importer's in-memory
+  // initializers, Checkpoint::fromMemory); overrides `checkpointDir` for
+  // weights. Not owned; must outlive emitPlan.
+  const ::ingot::Checkpoint *checkpoint = nullptr;
 };
 
 struct PlanMemoryReport {
