@@ -265,7 +265,7 @@ struct Lowering {
   }
 
   LogicalResult lower(Operation *op) {
-    if (isa<WeightOp, func::ReturnOp>(op))
+    if (isa<WeightOp, ConstantOp, func::ReturnOp>(op))
       return success();
     if (auto fused = dyn_cast<FusedOp>(op))
       return lowerFused(fused);

@@ -187,7 +187,7 @@ struct PlanMemoryPass
     std::vector<Buffer> buffers;
     bool failed = false;
     for (Operation &op : block) {
-      if (isa<WeightOp>(op))
+      if (isa<WeightOp, ConstantOp>(op))
         continue;
       for (OpResult r : op.getResults()) {
         if (!isa<TensorType>(r.getType()))

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 #include "ingot/DSL/DSL.h"
 #include "ingot/InitAll.h"
+#include "ingot/OnnxRaise/OnnxRaise.h"
 #include "ingot/ONNX/Import.h"
 #include "ingot/Pipeline/Pipeline.h"
 #include "ingot/Target/Plan/PlanEmitter.h"
@@ -24,6 +25,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
@@ -75,6 +77,17 @@ static cl::opt<int64_t> blockSize("block-size",
                                   cl::desc("KV cache block size in tokens"),
                                   cl::init(16), cl::cat(cat));
 static cl::opt<bool> noFuse("no-fuse", cl::desc("Disable fusion"), cl::cat(cat));
+static cl::opt<bool> noRaise(
+    "no-raise",
+    cl::desc("ONNX: do not raise a decoder export to the paged ops (compile it "
+             "as a graph plan; the pattern sets still run)"),
+    cl::cat(cat));
+static cl::opt<std::string> tokenizerDir(
+    "tokenizer",
+    cl::desc("ONNX decoders: directory with tokenizer.json (and config.json, "
+             "tokenizer_config.json) for the plan; default: the model's "
+             "directory when it has one"),
+    cl::value_desc("dir"), cl::cat(cat));
 enum class Emit { Import, Mlir, Plan };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"),
@@ -144,6 +157,46 @@ static int printModule(ModuleOp module) {
   out->os() << "\n";
   out->keep();
   return 0;
+}
+
+// Copies bos/eos/pad token ids and max_position_embeddings from a
+// config.json into the raised decoder's ingot.model summary (an ONNX graph
+// does not carry them).
+static LogicalResult applyDecoderConfig(ModuleOp module, const std::string &dir) {
+  auto model = module->getAttrOfType<DictionaryAttr>("ingot.model");
+  if (!model)
+    return success();
+  auto cfg = llvm::MemoryBuffer::getFile(dir + "/config.json");
+  if (!cfg)
+    return success(); // tokenizer only: ids stay unknown
+  auto json = llvm::json::parse((*cfg)->getBuffer());
+  if (!json || !json->getAsObject()) {
+    llvm::errs() << "ingotc: error: " << dir << "/config.json is not a JSON object\n";
+    return failure();
+  }
+  const llvm::json::Object &o = *json->getAsObject();
+  Builder b(module.getContext());
+  NamedAttrList attrs(model);
+  if (auto v = o.getInteger("bos_token_id"))
+    attrs.set("bos_token_id", b.getI64IntegerAttr(*v));
+  if (auto v = o.getInteger("pad_token_id"))
+    attrs.set("pad_token_id", b.getI64IntegerAttr(*v));
+  if (auto v = o.getInteger("max_position_embeddings"))
+    attrs.set("max_position", b.getI64IntegerAttr(*v));
+  else if (auto v = o.getInteger("n_positions"))
+    attrs.set("max_position", b.getI64IntegerAttr(*v));
+  SmallVector<int64_t> eos;
+  if (auto v = o.getInteger("eos_token_id"))
+    eos.push_back(*v);
+  else if (const llvm::json::Array *arr = o.getArray("eos_token_id"))
+    for (const llvm::json::Value &e : *arr)
+      if (auto i = e.getAsInteger())
+        eos.push_back(*i);
+  attrs.set("eos_token_ids", b.getDenseI64ArrayAttr(eos));
+  if (auto v = o.getString("model_type"))
+    attrs.set("model_type", b.getStringAttr(*v));
+  module->setAttr("ingot.model", attrs.getDictionary(module.getContext()));
+  return success();
 }
 
 int main(int argc, char **argv) {
@@ -216,16 +269,22 @@ int main(int argc, char **argv) {
     onnxWeights = std::move(imported.weights);
     if (stopAfter == StopAfter::Import || emit == Emit::Import)
       return printModule(*module);
-    // ONNX -> plan needs the ONNX front-end pipeline (ingot-onnx-fold,
-    // ingot-onnx-raise), the graph pipeline and plan emission from the
-    // in-memory checkpoint; they are wired here once they exist.
-    if (stopAfter == StopAfter::Fold || stopAfter == StopAfter::Raise)
-      return fail(std::string("--stop-after=") +
-                  (stopAfter == StopAfter::Fold ? "fold" : "raise") +
-                  ": the ONNX front-end passes are not yet available in "
-                  "this build");
-    return fail("compiling ONNX to a plan: not yet available in this build "
-                "(use --stop-after=import to see the imported IR)");
+    if (weightsMode != WeightsMode::Embed)
+      return fail("--weights=external is not available for ONNX inputs: the "
+                  "plan embeds the model's initializers");
+    // Tokenizer and config for a decoder plan: --tokenizer, or the model's
+    // own directory (optimum exports keep tokenizer.json next to it).
+    ckptDir = tokenizerDir;
+    if (ckptDir.empty()) {
+      llvm::SmallString<256> dir(inputPath);
+      llvm::sys::path::remove_filename(dir);
+      if (dir.empty())
+        dir = ".";
+      if (llvm::sys::fs::exists(dir + "/tokenizer.json"))
+        ckptDir = std::string(dir);
+    } else if (!llvm::sys::fs::exists(ckptDir + "/tokenizer.json")) {
+      return fail("--tokenizer '" + ckptDir + "' has no tokenizer.json");
+    }
   } else if (llvm::sys::fs::is_directory(inputPath)) {
     ckptDir = inputPath;
     std::string def = modelDef;
@@ -285,7 +344,28 @@ int main(int argc, char **argv) {
     mlir::ingot::buildOnnxFrontendPipeline(pm);
     if (failed(pm.run(*module)))
       return 1;
+    if (stopAfter == StopAfter::Fold)
+      return printModule(*module);
     pm.clear();
+    mlir::ingot::OnnxRaiseOptions ropts;
+    ropts.weights = onnxWeights.get();
+    ropts.patternsOnly = noRaise;
+    pm.addPass(mlir::ingot::createOnnxRaisePass(ropts));
+    if (failed(pm.run(*module)))
+      return 1;
+    if (stopAfter == StopAfter::Raise)
+      return printModule(*module);
+    pm.clear();
+    if (!module->lookupSymbol("main")) {
+      // A decoder: it needs a tokenizer, and takes bos/eos/max_position
+      // from config.json next to it.
+      if (ckptDir.empty())
+        return fail("the ONNX model was raised to a decoder plan, which carries "
+                    "its tokenizer: pass --tokenizer DIR (a directory with "
+                    "tokenizer.json and config.json), or --no-raise for a graph plan");
+      if (failed(applyDecoderConfig(*module, ckptDir)))
+        return 1;
+    }
     if (module->lookupSymbol("main"))
       mlir::ingot::buildGraphPipeline(pm);
     else
@@ -317,6 +397,7 @@ int main(int argc, char **argv) {
   eopts.producer = "ingotc 0.1.0";
   eopts.embedWeights = weightsMode == WeightsMode::Embed;
   eopts.blockSize = blockSize;
+  eopts.checkpoint = onnxWeights.get();
   mlir::ingot::PlanMemoryReport report;
   std::string err;
   if (!mlir::ingot::emitPlan(*module, eopts, report, err))

@@ -166,7 +166,14 @@ struct Emitter {
   llvm::DenseSet<Value> seqRows;
   std::map<std::string, int32_t> weightIndex;   // symbol -> Weight index
   std::map<std::string, int32_t> weightTensor;  // symbol -> tensor id
-  std::vector<mlir::ingot::WeightDeclOp> decls;
+  std::unique_ptr<::ingot::Checkpoint> withConsts;
+  std::vector<RankedTensorType> declTypes;
+  // ingot.constant values of @forward (imported models: small initializers
+  // such as norm weights): embedded weights named const.<k>, served to the
+  // weight writer through an in-memory checkpoint.
+  llvm::DenseMap<Operation *, std::string> constName;
+  std::vector<std::vector<uint8_t>> constBytes;
+  std::vector<std::pair<std::string, RankedTensorType>> constInfo;
   std::vector<::ingot::WeightSpec> specs;
   std::vector<uint64_t> weightOffsets, weightSizes;
   int64_t maxTokens = 0;
@@ -225,13 +232,54 @@ struct Emitter {
         bytes *= uint64_t(d);
       weightIndex[spec.name] = int32_t(specs.size());
       specs.push_back(spec);
-      decls.push_back(decl);
+      declTypes.push_back(type);
       offset = (offset + ::ingot::kWeightAlignment - 1) /
                ::ingot::kWeightAlignment * ::ingot::kWeightAlignment;
       weightOffsets.push_back(offset);
       weightSizes.push_back(bytes);
       offset += bytes;
       report.weightBytes += bytes;
+    }
+    if (func::FuncOp fn = module.lookupSymbol<func::FuncOp>("forward")) {
+      for (Operation &op : fn.getBody().front()) {
+        auto c = dyn_cast<mlir::ingot::ConstantOp>(op);
+        if (!c)
+          continue;
+        auto type = dyn_cast<RankedTensorType>(c.getType());
+        auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+        pl::DType dt;
+        if (!type || !dense || !dtypeOf(type, dt) ||
+            (dt != pl::DType::F32 && dt != pl::DType::F16 && dt != pl::DType::BF16))
+          return fail("constant at " + locString(op.getLoc()) +
+                      " is not a dense floating-point tensor");
+        std::string name = "const." + std::to_string(constBytes.size());
+        std::vector<uint8_t> bytes;
+        ArrayRef<char> raw = dense.getRawData();
+        uint64_t size = (dt == pl::DType::F32 ? 4 : 2) * uint64_t(type.getNumElements());
+        if (dense.isSplat()) {
+          for (int64_t i = 0; i < type.getNumElements(); ++i)
+            bytes.insert(bytes.end(), raw.begin(), raw.end());
+        } else {
+          bytes.assign(raw.begin(), raw.end());
+        }
+        if (bytes.size() != size)
+          return fail("constant at " + locString(op.getLoc()) + " has unexpected storage");
+        constName[&op] = name;
+        constBytes.push_back(std::move(bytes));
+        constInfo.push_back({name, type});
+        ::ingot::WeightSpec spec;
+        spec.name = name;
+        spec.sources = {name};
+        weightIndex[name] = int32_t(specs.size());
+        specs.push_back(spec);
+        declTypes.push_back(type);
+        offset = (offset + ::ingot::kWeightAlignment - 1) /
+                 ::ingot::kWeightAlignment * ::ingot::kWeightAlignment;
+        weightOffsets.push_back(offset);
+        weightSizes.push_back(size);
+        offset += size;
+        report.weightBytes += size;
+      }
     }
     report.numWeights = int64_t(specs.size());
     return true;
@@ -291,17 +339,18 @@ struct Emitter {
     std::map<int, std::pair<int, int>> kvLayers; // layer -> (kv heads, head dim)
     int32_t logitsOutput = -1;
     for (Operation &op : fn.getBody().front()) {
-      if (auto w = dyn_cast<mlir::ingot::WeightOp>(op)) {
-        std::string sym = w.getName().str();
+      if (isa<mlir::ingot::WeightOp, mlir::ingot::ConstantOp>(op)) {
+        auto w = dyn_cast<mlir::ingot::WeightOp>(op);
+        std::string sym = w ? w.getName().str() : constName.lookup(&op);
         auto it = weightIndex.find(sym);
         if (it == weightIndex.end())
           return fail("ingot.weight refers to undeclared weight '" + sym + "'");
         auto tIt = weightTensor.find(sym);
         if (tIt != weightTensor.end()) {
-          tensorOf[w.getResult()] = tIt->second;
+          tensorOf[op.getResult(0)] = tIt->second;
           continue;
         }
-        int32_t id = addTensor(w.getResult(), sym, pl::TensorKind::Weight, 0,
+        int32_t id = addTensor(op.getResult(0), sym, pl::TensorKind::Weight, 0,
                                it->second);
         if (id < 0)
           return false;
@@ -436,6 +485,30 @@ struct Emitter {
       owned = ::ingot::Checkpoint::open(opts.checkpointDir);
       ckpt = owned.get();
     }
+    if (!constBytes.empty()) {
+      if (!opts.embedWeights)
+        return fail("the module has constants, which only an embedded-weights "
+                    "plan can hold");
+      // The checkpoint's tensors plus the constants, in one lookup.
+      std::vector<::ingot::TensorView> views;
+      if (ckpt)
+        for (const std::string &n : ckpt->tensorNames())
+          views.push_back(ckpt->get(n));
+      for (size_t k = 0; k < constBytes.size(); ++k) {
+        ::ingot::TensorView v;
+        v.name = constInfo[k].first;
+        pl::DType dt;
+        dtypeOf(constInfo[k].second, dt);
+        v.dtype = ::ingot::DType(uint8_t(dt));
+        v.shape.assign(constInfo[k].second.getShape().begin(),
+                       constInfo[k].second.getShape().end());
+        v.data = constBytes[k].data();
+        v.nbytes = constBytes[k].size();
+        views.push_back(v);
+      }
+      withConsts = ::ingot::Checkpoint::fromMemory(std::move(views), nullptr);
+      ckpt = withConsts.get();
+    }
     std::vector<fb::Offset<pl::Weight>> weights;
     for (size_t i = 0; i < specs.size(); ++i) {
       const auto &spec = specs[i];
@@ -443,7 +516,7 @@ struct Emitter {
       ::ingot::DType dt;
       std::vector<int64_t> shape;
       ::ingot::inferWeightShape(*ckpt, spec, dt, shape);
-      auto type = cast<RankedTensorType>(decls[i].getType());
+      auto type = declTypes[i];
       pl::DType declDt;
       dtypeOf(type, declDt);
       std::vector<int64_t> declShape(type.getShape().begin(), type.getShape().end());
