@@ -792,6 +792,8 @@ bool Converter::handle(NodeOp n) {
         n.getInputs()[ti].hasOneUse()) {
       auto lin = cast<LinearOp>(t.linear);
       if (!lin.getBias()) {
+        if (Operation *def = row.getDefiningOp(); def && lin->isBeforeInBlock(def))
+          def->moveBefore(lin);
         lin.getBiasMutable().assign(row);
         out = t;
         return result(out);
