@@ -71,6 +71,7 @@ struct Info {
   double scale = 1.0;
   Value src, aux, mask;     // old values (rope source, cos/sin, mask)
   bool first = false;       // HalfPart: first half
+  bool flat = false;        // KvAll/KvT viewed as 3-D [B*H, T, D] (dynamo's sdpa)
   int layer = -1;
   bool isK = false;
   Value k, v;               // Scores/Probs: new K value (and heads)
@@ -676,45 +677,61 @@ bool Converter::handle(NodeOp n) {
 
   // ---- per-token ops on Tok values ----
   auto isTok = [&](const Info &i) { return i.r == R::Tok; };
-  if (op == "MatMul" && isTok(in[0]) && in[1].r == R::Param) {
-    auto t = dyn_cast<RankedTensorType>(n.getInputs()[1].getType());
-    if (!t || t.getRank() != 2 || t.getDimSize(0) != in[0].width)
+  // Projections: MatMul(x, W[in, out]), or MatMul(x, Transpose(W[out, in]))
+  // (a tied table exported once).
+  if (op == "MatMul" && isTok(in[0]) && (in[1].r == R::Param || in[1].r == R::Aux)) {
+    Value wOld = n.getInputs()[1];
+    bool transposed = true;
+    if (in[1].r == R::Aux) {
+      auto tr = nodeOf(wOld, "Transpose");
+      auto perm = tr ? intsOf(tr, "perm", 99) : std::nullopt;
+      if (!tr || !isParam(tr.getInputs()[0]) ||
+          (perm && *perm != std::vector<int64_t>{1, 0}))
+        return fail(n, "inputs (" + roles() + ") are not understood");
+      wOld = tr.getInputs()[0];
+      transposed = false;
+    }
+    auto t = dyn_cast<RankedTensorType>(wOld.getType());
+    int64_t inDim = transposed ? 0 : 1, outDim = 1 - inDim;
+    if (!t || t.getRank() != 2 || t.getDimSize(inDim) != in[0].width)
       return fail(n, "the weight is not [in_features, out_features]");
-    Value w = param(n.getInputs()[1], /*transpose=*/true);
+    Value w = param(wOld, /*transpose=*/transposed);
     auto l = b.create<LinearOp>(loc, unranked(), in[0].nv, w, Value(), b.getStringAttr("none"));
     Info i{R::Tok};
     i.nv = l.getResult();
-    i.width = t.getDimSize(1);
+    i.width = t.getDimSize(outDim);
     i.linear = l;
-    i.linW = n.getInputs()[1];
+    i.linW = transposed ? wOld : Value();
     i.linOld = n.getResult(0);
     return result(i);
   }
   // Gemm(x, W[in, out], bias) (Conv1D-style exports), no transposes.
   if (op == "Gemm" && isTok(in[0]) && in.size() >= 2 && in[1].r == R::Param &&
-      intAttr(n, "transA", 0) == 0 && intAttr(n, "transB", 0) == 0) {
+      intAttr(n, "transA", 0) == 0) {
+    bool transB = intAttr(n, "transB", 0) != 0;
     auto alpha = n.getAttrs().getAs<FloatAttr>("alpha");
     auto beta = n.getAttrs().getAs<FloatAttr>("beta");
     if ((alpha && alpha.getValueAsDouble() != 1.0) || (beta && beta.getValueAsDouble() != 1.0))
       return fail(n, "Gemm with alpha or beta other than 1");
     auto t = dyn_cast<RankedTensorType>(n.getInputs()[1].getType());
-    if (!t || t.getRank() != 2 || t.getDimSize(0) != in[0].width)
-      return fail(n, "the weight is not [in_features, out_features]");
+    int64_t inDim = transB ? 1 : 0, outDim = 1 - inDim;
+    if (!t || t.getRank() != 2 || t.getDimSize(inDim) != in[0].width)
+      return fail(n, "the weight does not match the input features");
     Value bias;
     if (in.size() >= 3 && in[2].r == R::Param) {
-      if (rank1Size(n.getInputs()[2]) != t.getDimSize(1))
+      if (rank1Size(n.getInputs()[2]) != t.getDimSize(outDim))
         return fail(n, "the bias is not [out_features]");
       bias = param(n.getInputs()[2]);
     } else if (in.size() >= 3 && in[2].r != R::Absent) {
       return fail(n, "a Gemm bias that is not a constant");
     }
-    Value w = param(n.getInputs()[1], /*transpose=*/true);
+    Value w = param(n.getInputs()[1], /*transpose=*/!transB);
     auto l = b.create<LinearOp>(loc, unranked(), in[0].nv, w, bias, b.getStringAttr("none"));
     Info i{R::Tok};
     i.nv = l.getResult();
-    i.width = t.getDimSize(1);
+    i.width = t.getDimSize(outDim);
     i.linear = l;
-    i.linW = n.getInputs()[1];
+    i.linW = transB ? Value() : n.getInputs()[1];
     i.linOld = n.getResult(0);
     if (bias)
       i.linB = n.getInputs()[2];
@@ -733,7 +750,7 @@ bool Converter::handle(NodeOp n) {
     }
     if (axis != -1 && axis != 2)
       return fail(n, "a split of activations along another axis than the features");
-    if (!in[0].linear || !in[0].nv.use_empty() || !in[0].linOld.hasOneUse() ||
+    if (!in[0].linear || !in[0].linW || !in[0].nv.use_empty() || !in[0].linOld.hasOneUse() ||
         !n.getInputs()[0].hasOneUse())
       return fail(n, "a split of features that are not a projection's output");
     auto lin = cast<LinearOp>(in[0].linear);
@@ -892,8 +909,17 @@ bool Converter::handle(NodeOp n) {
       Info out = in[0];
       return result(out);
     }
-    if (in[0].r == R::KvAll) // GQA repetition
-      return result(in[0]);
+    // GQA repetition (4-D) and sdpa's 3-D [B*H, T, D] views of K (dynamo).
+    if (in[0].r == R::KvAll || in[0].r == R::KvT) {
+      Info out = in[0];
+      if (shape && shape->size() == 3)
+        out.flat = true;
+      else if (shape && shape->size() == 4)
+        out.flat = false;
+      else if (shape && shape->size() != 5)
+        return fail(n, "a reshape of K/V that is not understood");
+      return result(out);
+    }
     // A reshape that keeps [B, H, S, D] (SDPA's output view).
     if ((in[0].r == R::AttnHeads || in[0].r == R::Heads) && shape && shape->size() == 4 &&
         ((*shape)[1] == in[0].heads || (*shape)[1] == -1) && (*shape)[3] == in[0].hd)
@@ -913,7 +939,13 @@ bool Converter::handle(NodeOp n) {
       out.r = R::AttnTokHeads;
       return result(out);
     }
-    if (perm && *perm == swap23 && in[0].r == R::KvAll && in[0].isK) {
+    std::vector<int64_t> swap12of3 = {0, 2, 1};
+    if (perm && *perm == swap12of3 && in[0].r == R::KvAll && in[0].isK && in[0].flat) {
+      Info out = in[0];
+      out.r = R::KvT;
+      return result(out);
+    }
+    if (perm && *perm == swap23 && in[0].r == R::KvAll && in[0].isK && !in[0].flat) {
       Info out = in[0];
       out.r = R::KvT;
       return result(out);
@@ -1014,7 +1046,8 @@ bool Converter::handle(NodeOp n) {
     out.scale *= op == "Mul" ? *s : 1.0 / *s;
     return result(out);
   }
-  if (op == "MatMul" && in.size() == 2 && in[0].r == R::Heads && in[1].r == R::KvT) {
+  if (op == "MatMul" && in.size() == 2 && in[0].r == R::Heads && in[1].r == R::KvT &&
+      !in[1].flat) {
     if (in[0].hd != in[1].hd)
       return fail(n, "query and key head sizes differ");
     Info out{R::Scores};

@@ -57,10 +57,15 @@ def reference(family):
     return np.load(onnx_dir(family) / "reference.npz")
 
 
-def compile_onnx(family, tmp, *extra, name="decoder"):
-    out = tmp / f"{family}-{name}.plan"
+EXPORTS = ["model.onnx", "model.dynamo.onnx"]  # TorchScript and dynamo exporters
+
+
+def compile_onnx(family, tmp, *extra, name="decoder", export="model.onnx"):
+    out = tmp / f"{family}-{name}-{export}.plan"
+    if not (onnx_dir(family) / export).exists():
+        pytest.skip(f"{export} of {family} not generated")
     if not out.exists():
-        r = run(BIN / "ingotc", onnx_dir(family) / "model.onnx", "-o", out,
+        r = run(BIN / "ingotc", onnx_dir(family) / export, "-o", out,
                 "--tokenizer", FIXTURES / family, "--max-tokens", "64", "--max-seqs", "8", *extra)
         (tmp / f"{family}-{name}.log").write_text(r.stderr)
     return out
@@ -96,21 +101,24 @@ def read_st(path):
             for k, v in header.items() if k != "__metadata__"}
 
 
+@pytest.mark.parametrize("export", EXPORTS)
 @pytest.mark.parametrize("family", RAISED)
-def test_raised_to_decoder(family, tmp):
+def test_raised_to_decoder(family, export, tmp):
     """The export becomes a paged decoder plan (no past/present tensors)."""
-    plan = compile_onnx(family, tmp)
+    plan = compile_onnx(family, tmp, export=export)
     text = inspect(plan)
     assert "kv cache" in text.lower(), text
     assert "graph inputs" not in text.lower(), text
 
 
+@pytest.mark.parametrize("export", EXPORTS)
 @pytest.mark.parametrize("family", RAISED)
 @pytest.mark.parametrize("mode", ["stepwise", "prefill"])
-def test_decoder_logits_match_onnxruntime(family, mode, tmp):
-    """Logits of the raised plan equal onnxruntime's on the same ONNX file."""
+def test_decoder_logits_match_onnxruntime(family, mode, export, tmp):
+    """Logits of the raised plan equal onnxruntime's on the same ONNX file
+    (the references were checked against both exporters' graphs)."""
     ref = reference(family)
-    plan = compile_onnx(family, tmp)
+    plan = compile_onnx(family, tmp, export=export)
     ids = ref["prefill.input_ids"][0].tolist()
     out = tmp / "logits.npy"
     run(BIN / "ingot", "logits", plan, "--ids", ",".join(map(str, ids)), "--mode", mode, "--out", out)
@@ -122,12 +130,13 @@ def test_decoder_logits_match_onnxruntime(family, mode, tmp):
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL, err_msg=f"{family} {mode}")
 
 
+@pytest.mark.parametrize("export", EXPORTS)
 @pytest.mark.parametrize("family", RAISED)
-def test_decoder_greedy_matches_checkpoint_plan(family, tmp):
+def test_decoder_greedy_matches_checkpoint_plan(family, export, tmp):
     """Greedy tokens of the plan compiled from ONNX equal those of the plan
     compiled from the safetensors checkpoint, and onnxruntime's."""
     ref = reference(family)
-    onnx_plan = compile_onnx(family, tmp)
+    onnx_plan = compile_onnx(family, tmp, export=export)
     ckpt_plan = tmp / f"{family}-ckpt.plan"
     if not ckpt_plan.exists():
         run(BIN / "ingotc", FIXTURES / family, "-o", ckpt_plan, "--max-tokens", "64", "--max-seqs", "8")
@@ -139,12 +148,13 @@ def test_decoder_greedy_matches_checkpoint_plan(family, tmp):
     assert outs[0] == ref["greedy.ids"].tolist(), f"{family}: {outs[0]} vs onnxruntime {ref['greedy.ids'].tolist()}"
 
 
+@pytest.mark.parametrize("export", EXPORTS)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_graph_path_matches_onnxruntime(family, tmp):
-    """With raising off, the export runs as a graph plan: a batched prefill
-    from an empty cache gives onnxruntime's logits and present tensors' shapes."""
+def test_graph_path_matches_onnxruntime(family, export, tmp):
+    """With raising off, the export runs as a graph plan: a left-padded batched
+    prefill from an empty cache gives onnxruntime's logits."""
     ref = reference(family)
-    plan = compile_onnx(family, tmp, "--no-raise", name="graph")
+    plan = compile_onnx(family, tmp, "--no-raise", name="graph", export=export)
     text = inspect(plan)
     assert "graph" in text.lower(), text
     ids = ref["batch.input_ids"]
@@ -158,12 +168,19 @@ def test_graph_path_matches_onnxruntime(family, tmp):
             dims = line[line.index("[") + 1:line.index("]")].split(",")
             heads, hd = int(dims[1]), int(dims[3])
             feeds[name] = np.zeros((ids.shape[0], heads, 0, hd), np.float32)
-    inp, out = tmp / f"{family}-in.st", tmp / f"{family}-out.st"
+    inp, out = tmp / f"{family}-{export}-in.st", tmp / f"{family}-{export}-out.st"
     write_st(inp, feeds)
     run(BIN / "ingot", "exec", plan, "--inputs", inp, "--outputs", out)
-    got = read_st(out)
+    got = read_st(out)["logits"]
     want = ref["batch.logits"]
-    np.testing.assert_allclose(got["logits"], want, atol=ATOL, rtol=RTOL, err_msg=family)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    # Left-padding positions attend to nothing; what a graph computes there
+    # is undefined (the TorchScript and dynamo exports of one model already
+    # differ there), so only real tokens are compared. (Ingot matches
+    # onnxruntime on the same file at every position; the reference was run
+    # on the TorchScript export.)
+    real = ref["batch.attention_mask"].astype(bool)
+    np.testing.assert_allclose(got[real], want[real], atol=ATOL, rtol=RTOL, err_msg=family)
 
 
 def test_graph_path_without_cache_matches_onnxruntime(tmp):
