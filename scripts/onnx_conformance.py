@@ -11,7 +11,7 @@ ONNX's own runner), exact for integers and bools, NaN == NaN; dtype and shape mu
 Tests are classified by their graph: "single" (one node, of op X), "expanded" (an
 `_expanded` test: the op's function body), or "multi" (any other multi-node graph); and
 by the opset of the default domain ("old" when below 13). A test is *claimed* when every
-op in its graph is listed in --claimed (test/onnx/claimed_ops.txt) and the test is not
+op in its graph is listed in --claimed (test/ONNX/claimed_ops.txt) and the test is not
 excluded there. Tests whose graph inputs or outputs have a type the ONNX frontend does not
 support (strings, sequences, optionals, float8, ...; docs/onnx.md "Import") are reported as
 "unsupported type" and never claimed.
@@ -47,7 +47,7 @@ from onnx import numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/usr/share/libonnx-testdata/data/node"
-CLAIMED = os.path.join(ROOT, "test", "onnx", "claimed_ops.txt")
+CLAIMED = os.path.join(ROOT, "test", "ONNX", "claimed_ops.txt")
 MIN_OPSET = 13
 
 # ONNX element type -> safetensors dtype (the types the frontend supports).
