@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ingot/OnnxRaise/NodeEval.h"
+#include "ingot/NdEval/NdEval.h"
 #include "ingot/Dialect/Ingot/IngotDialect.h"
 
 #include "ingot/runtime/dtype.h"
@@ -59,60 +60,22 @@ std::vector<double> EvalTensor::asDoubles() const {
 
 namespace {
 
-bool dtypeOf(Type t, ::ingot::DType &dt) {
-  if (t.isF32()) dt = ::ingot::DType::F32;
-  else if (t.isF64()) dt = ::ingot::DType::F64;
-  else if (t.isF16()) dt = ::ingot::DType::F16;
-  else if (t.isBF16()) dt = ::ingot::DType::BF16;
-  else if (auto it = dyn_cast<IntegerType>(t)) {
-    bool u = it.isUnsigned();
-    switch (it.getWidth()) {
-    case 1: dt = ::ingot::DType::Bool; break;
-    case 8: dt = u ? ::ingot::DType::U8 : ::ingot::DType::I8; break;
-    case 16: dt = u ? ::ingot::DType::U16 : ::ingot::DType::I16; break;
-    case 32: dt = u ? ::ingot::DType::U32 : ::ingot::DType::I32; break;
-    case 64: dt = u ? ::ingot::DType::U64 : ::ingot::DType::I64; break;
-    default: return false;
-    }
-  } else
-    return false;
-  return true;
-}
-
+// Dense constant -> host tensor in the runtime's layout (NdEval's helpers).
 bool fromAttr(ElementsAttr attr, EvalTensor &out, std::string &error) {
   auto type = cast<ShapedType>(attr.getType());
   ::ingot::DType dt;
-  if (!dtypeOf(type.getElementType(), dt)) {
+  if (!toRuntimeDType(type.getElementType(), dt)) {
     error = "constant of unsupported element type";
     return false;
   }
-  out.dtype = uint8_t(dt);
-  out.shape.assign(type.getShape().begin(), type.getShape().end());
-  size_t n = size_t(type.getNumElements()), es = ::ingot::dtypeSize(dt);
-  out.bytes.assign(n * es, 0);
   auto dense = dyn_cast<DenseElementsAttr>(attr);
   if (!dense) {
     error = "constant is not a dense elements attribute";
     return false;
   }
-  if (dt == ::ingot::DType::Bool) {
-    size_t i = 0;
-    for (bool b : dense.getValues<bool>())
-      out.bytes[i++] = b ? 1 : 0;
-    return true;
-  }
-  ArrayRef<char> raw = dense.getRawData();
-  if (dense.isSplat()) {
-    for (size_t i = 0; i < n; ++i)
-      std::memcpy(out.bytes.data() + i * es, raw.data(), es);
-  } else {
-    if (raw.size() != out.bytes.size()) {
-      error = "constant has unexpected storage size";
-      return false;
-    }
-    std::memcpy(out.bytes.data(), raw.data(), raw.size());
-  }
-  return true;
+  out.dtype = uint8_t(dt);
+  out.shape.assign(type.getShape().begin(), type.getShape().end());
+  return denseBytes(dense, out.bytes, error);
 }
 
 struct Ctx : ::ingot::nd::KernelContext {
@@ -144,47 +107,6 @@ struct Ctx : ::ingot::nd::KernelContext {
   }
   const ::ingot::nd::Attrs &attrs() const override { return at; }
 };
-
-bool convertAttrs(NodeOp node, ::ingot::nd::Attrs &at, std::string &error) {
-  for (NamedAttribute na : node.getAttrs()) {
-    ::ingot::nd::AttrValue v;
-    Attribute a = na.getValue();
-    if (auto i = dyn_cast<IntegerAttr>(a)) {
-      v.kind = ::ingot::nd::AttrValue::Int;
-      v.i = i.getInt();
-    } else if (auto f = dyn_cast<FloatAttr>(a)) {
-      v.kind = ::ingot::nd::AttrValue::Float;
-      v.f = f.getValueAsDouble();
-    } else if (auto s = dyn_cast<StringAttr>(a)) {
-      v.kind = ::ingot::nd::AttrValue::String;
-      v.s = s.getValue().str();
-    } else if (auto ints = dyn_cast<DenseI64ArrayAttr>(a)) {
-      v.kind = ::ingot::nd::AttrValue::Ints;
-      v.ints.assign(ints.asArrayRef().begin(), ints.asArrayRef().end());
-    } else if (auto fl = dyn_cast<DenseF32ArrayAttr>(a)) {
-      v.kind = ::ingot::nd::AttrValue::Floats;
-      for (float x : fl.asArrayRef())
-        v.floats.push_back(x);
-    } else if (auto arr = dyn_cast<ArrayAttr>(a)) {
-      v.kind = ::ingot::nd::AttrValue::Strings;
-      for (Attribute e : arr)
-        v.strings.push_back(cast<StringAttr>(e).getValue().str());
-    } else if (auto el = dyn_cast<ElementsAttr>(a)) {
-      EvalTensor t;
-      if (!fromAttr(el, t, error))
-        return false;
-      v.kind = ::ingot::nd::AttrValue::TensorValue;
-      v.tdtype = ::ingot::DType(t.dtype);
-      v.ints = t.shape;
-      v.tdata = std::move(t.bytes);
-    } else {
-      error = "attribute '" + na.getName().str() + "' has an unsupported kind";
-      return false;
-    }
-    at.values[na.getName().str()] = std::move(v);
-  }
-  return true;
-}
 
 struct Evaluator {
   EvalContext &ctx;
@@ -269,7 +191,7 @@ struct Evaluator {
       k.ins.push_back(t);
       k.present.push_back(true);
     }
-    if (!convertAttrs(node, k.at, error)) {
+    if (!toNdAttrs(node.getAttrs(), k.at, error)) {
       error = where + ": " + error;
       return false;
     }
