@@ -42,6 +42,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ingot_st import NP_OF_ST, read_st, write_st  # noqa: E402
 import onnx
 from onnx import numpy_helper
 
@@ -57,11 +60,6 @@ ST_OF_ONNX = {TP.FLOAT: "F32", TP.DOUBLE: "F64", TP.FLOAT16: "F16", TP.BFLOAT16:
               TP.UINT8: "U8", TP.UINT16: "U16", TP.UINT32: "U32", TP.UINT64: "U64",
               TP.BOOL: "BOOL"}
 # safetensors dtype -> numpy dtype of the raw elements (BF16 as its bits).
-NP_OF_ST = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "BF16": np.uint16,
-            "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
-            "U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64,
-            "BOOL": np.bool_}
-
 PASS, FAIL, UNSUPPORTED, SKIPPED = "pass", "fail", "unsupported type", "skipped"
 
 
@@ -124,39 +122,6 @@ def tensor_to_st(t, declared=None):
     if dt == "BF16":
         a = a.view(np.uint16)
     return dt, np.require(a.astype(NP_OF_ST[dt], copy=False), requirements="C")
-
-
-def write_st(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, (dt, a) in tensors.items():
-        b = a.tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def read_st(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        s, e = info["data_offsets"]
-        dt = info["dtype"]
-        if dt not in NP_OF_ST:
-            raise ValueError(f"output '{name}' has dtype {dt}")
-        out[name] = (dt, np.frombuffer(data[s:e], dtype=NP_OF_ST[dt]).reshape(info["shape"]))
-    return out
 
 
 def as_f64(dt, a):

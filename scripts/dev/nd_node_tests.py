@@ -21,6 +21,9 @@ import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ingot_st import read_st, write_st  # noqa: E402
 import onnx
 from onnx import helper, numpy_helper
 
@@ -43,38 +46,6 @@ def to_numpy(t):
     if a.dtype not in ST:
         raise ValueError(f"unsupported element type {a.dtype}")
     return ST[a.dtype], a
-
-
-def write_st(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, (dt, a) in tensors.items():
-        b = np.require(a, requirements="C").tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def read_st(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        s, e = info["data_offsets"]
-        dt = info["dtype"]
-        npdt = np.uint16 if dt == "BF16" else NP[dt]
-        out[name] = (dt, np.frombuffer(data[s:e], dtype=npdt).reshape(info["shape"]))
-    return out
 
 
 def attr_json(node, tensors):

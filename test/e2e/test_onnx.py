@@ -13,37 +13,20 @@ compiled by ingotc.
 Run by ctest (e2e_models) with INGOT_BIN pointing at build/bin.
 """
 import json
-import os
-import struct
-import subprocess
-import tempfile
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "test" / "fixtures"
-BIN = Path(os.environ.get("INGOT_BIN", ROOT / "build" / "bin"))
-FAMILIES = ["llama", "llama3", "qwen2", "qwen3", "mistral", "gpt2", "mixtral"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from ingot_st import read_st, st_dtype, write_st  # noqa: E402
+
+from conftest import ATOL, BIN, FAMILIES, FIXTURES, RTOL, run
+
 # Families whose export raising turns into a decoder plan (docs/onnx.md says
 # what stops the others).
 RAISED = ["llama", "llama3", "qwen2", "qwen3", "mistral", "gpt2"]
-ATOL = 2e-4
-RTOL = 2e-4
-
-
-def run(*args, **kw):
-    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        raise AssertionError(f"{args[0]} failed ({r.returncode}):\n{r.stderr}\n{r.stdout}")
-    return r
-
-
-@pytest.fixture(scope="module")
-def tmp():
-    with tempfile.TemporaryDirectory() as d:
-        yield Path(d)
 
 
 def onnx_dir(family):
@@ -73,32 +56,6 @@ def compile_onnx(family, tmp, *extra, name="decoder", export="model.onnx"):
 
 def inspect(plan):
     return run(BIN / "ingot", "inspect", plan).stdout
-
-
-def write_st(path, tensors):
-    st = {np.dtype("float32"): "F32", np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
-    header, blobs, off = {}, [], 0
-    for name, a in tensors.items():
-        a = np.require(a, requirements="C")
-        b = a.tobytes()
-        header[name] = {"dtype": st[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
-def read_st(path):
-    np_of = {"F32": np.float32, "I64": np.int64, "I32": np.int32}
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
-                             dtype=np_of[v["dtype"]]).reshape(v["shape"])
-            for k, v in header.items() if k != "__metadata__"}
 
 
 @pytest.mark.parametrize("export", EXPORTS)
@@ -169,9 +126,9 @@ def test_graph_path_matches_onnxruntime(family, export, tmp):
             heads, hd = int(dims[1]), int(dims[3])
             feeds[name] = np.zeros((ids.shape[0], heads, 0, hd), np.float32)
     inp, out = tmp / f"{family}-{export}-in.st", tmp / f"{family}-{export}-out.st"
-    write_st(inp, feeds)
+    write_st(inp, {k: (st_dtype(v), v) for k, v in feeds.items()})
     run(BIN / "ingot", "exec", plan, "--inputs", inp, "--outputs", out)
-    got = read_st(out)["logits"]
+    got = read_st(out)["logits"][1]
     want = ref["batch.logits"]
     assert got.shape == want.shape, (got.shape, want.shape)
     # Left-padding positions attend to nothing; what a graph computes there
@@ -190,8 +147,8 @@ def test_graph_path_without_cache_matches_onnxruntime(tmp):
     plan = tmp / "nocache.plan"
     run(BIN / "ingotc", d / "model_nocache.onnx", "-o", plan)
     inp, out = tmp / "nc-in.st", tmp / "nc-out.st"
-    write_st(inp, {"input_ids": ref["nocache.input_ids"]})
+    write_st(inp, {"input_ids": ("I64", ref["nocache.input_ids"])})
     run(BIN / "ingot", "exec", plan, "--inputs", inp, "--outputs", out)
     got = read_st(out)
     name = next(iter(got))
-    np.testing.assert_allclose(got[name], ref["nocache.logits"], atol=ATOL, rtol=RTOL)
+    np.testing.assert_allclose(got[name][1], ref["nocache.logits"], atol=ATOL, rtol=RTOL)
