@@ -72,6 +72,7 @@ struct Info {
   Value src, aux, mask;     // old values (rope source, cos/sin, mask)
   bool first = false;       // HalfPart: first half
   bool flat = false;        // KvAll/KvT viewed as 3-D [B*H, T, D] (dynamo's sdpa)
+  bool lastOnly = false;    // Tok sliced to each sequence's last token (logits_to_keep=1)
   int layer = -1;
   bool isK = false;
   Value k, v;               // Scores/Probs: new K value (and heads)
@@ -630,6 +631,10 @@ bool Converter::handle(NodeOp n) {
       live = true;
   }
   auto result = [&](Info i) { set(n.getResult(0), i); return true; };
+  // Hidden states cut to the last token only feed the logits projection.
+  for (const Info &i : in)
+    if (i.lastOnly && op != "MatMul" && op != "Gemm" && op != "Cast" && op != "Reshape")
+      return fail(n, "an op other than the logits projection reads the last-token slice");
   auto roles = [&]() {
     std::string s;
     for (auto &i : in)
@@ -703,6 +708,7 @@ bool Converter::handle(NodeOp n) {
     i.linear = l;
     i.linW = transposed ? wOld : Value();
     i.linOld = n.getResult(0);
+    i.lastOnly = in[0].lastOnly;
     return result(i);
   }
   // Gemm(x, W[in, out], bias) (Conv1D-style exports), no transposes.
@@ -954,6 +960,25 @@ bool Converter::handle(NodeOp n) {
   }
   if ((op == "Unsqueeze" || op == "Expand") && in[0].r == R::KvAll)
     return result(in[0]);
+
+  // logits_to_keep = 1: Slice(hidden, [-1], [INT_MAX], axes [1]) keeps each
+  // sequence's last token, which is what the logits head computes anyway.
+  if (op == "Slice" && isTok(in[0])) {
+    auto get = [&](unsigned idx) -> std::optional<std::vector<int64_t>> {
+      return idx < n.getInputs().size() ? ints(n.getInputs()[idx]) : std::nullopt;
+    };
+    auto starts = get(1), ends = get(2), axes = get(3), steps = get(4);
+    bool seqAxis = axes && axes->size() == 1 && ((*axes)[0] == 1 || (*axes)[0] == -2);
+    bool unit = !steps || (steps->size() == 1 && (*steps)[0] == 1);
+    if (starts && ends && starts->size() == 1 && (*starts)[0] == -1 && (*ends)[0] >= (1ll << 31) &&
+        seqAxis && unit) {
+      Info out = in[0];
+      out.lastOnly = true;
+      out.linear = nullptr;
+      return result(out);
+    }
+    return fail(n, "a slice of the activations other than the last token (logits_to_keep=1)");
+  }
 
   // ---- rope ----
   if (op == "Slice" && in[0].r == R::Heads) {
