@@ -436,10 +436,20 @@ struct Converter {
                         "rotate-half layout");
       invf = f;
     }
-    // Recognise theta (and a linear factor) only when the runtime's own fp32
-    // formula (cpu_kernels_rope.cpp, as HF computes it) reproduces the
-    // graph's frequencies bit for bit; otherwise the rope op carries them as
-    // a table, which is exact by construction.
+    out = x;
+    out.r = R::Heads;
+    out.nv = makeRope(op->getLoc(), x.nv, hd, invf, /*exact=*/true);
+    return true;
+  }
+
+  // ingot.rope on `x` ([T, heads * hd]) with frequencies `invf` (hd/2 of them).
+  // Recognises theta (and a linear factor) when the runtime's own fp32
+  // formula (cpu_kernels_rope.cpp, as HF computes it) reproduces the
+  // frequencies bit for bit (`exact`, read from a constant) or to 1e-6
+  // (fitted from cos/sin tables); otherwise the rope op carries them as a
+  // table.
+  Value makeRope(Location loc, Value x, int64_t hd, const std::vector<double> &invf, bool exact) {
+    int64_t half = hd / 2;
     double factor = 1.0 / invf[0];
     double thetaFit = half > 1 ? std::pow(invf[0] / invf[1], double(hd) / 2.0) : 10000.0;
     double theta = std::round(thetaFit);
@@ -449,7 +459,8 @@ struct Converter {
       float f = 1.0f / std::pow(float(theta), float(2 * i) / float(hd));
       if (factor != 1.0)
         f = f / float(factor);
-      fits = f == float(invf[size_t(i)]);
+      fits = exact ? f == float(invf[size_t(i)])
+                   : std::abs(double(f) - invf[size_t(i)]) <= 1e-6 * std::abs(double(f));
     }
     NamedAttrList attrs;
     attrs.set("head_dim", b.getI64IntegerAttr(hd));
@@ -466,11 +477,38 @@ struct Converter {
       attrs.set("scaling", b.getStringAttr("table"));
       attrs.set("inv_freq", b.getDenseF32ArrayAttr(table));
     }
-    auto rope = b.create<RopeOp>(op->getLoc(), unranked(), ValueRange{x.nv, positions},
-                                 attrs.getAttrs());
-    out = x;
-    out.nv = rope.getResult();
-    out.r = R::Heads;
+    return b.create<RopeOp>(loc, unranked(), ValueRange{x, positions}, attrs.getAttrs())
+        .getResult();
+  }
+
+  // Frequencies of [max_pos, hd/2] cos/sin caches (com.microsoft
+  // RotaryEmbedding, GroupQueryAttention): read off position 1 and checked
+  // at every cached position.
+  bool cacheFreqs(Operation *op, Value cosv, Value sinv, int64_t hd, std::vector<double> &invf) {
+    auto c = constValues(cosv), s = constValues(sinv);
+    if (!c || !s) {
+      std::vector<int64_t> shape;
+      std::vector<double> cc, ss;
+      if (!evaluate(cosv, kN, cc, shape) || !evaluate(sinv, kN, ss, shape))
+        return false;
+      c = cc;
+      s = ss;
+    }
+    int64_t half = hd / 2;
+    if (c->size() != s->size() || c->size() % size_t(half) || c->size() < size_t(2 * half))
+      return fail(op, "cos/sin caches are not [positions, head_dim / 2] (partial rotary "
+                      "embedding is not supported yet)");
+    invf.assign(size_t(half), 0.0);
+    for (int64_t i = 0; i < half; ++i)
+      invf[size_t(i)] = std::atan2((*s)[size_t(half + i)], (*c)[size_t(half + i)]);
+    int64_t positions = int64_t(c->size()) / half;
+    for (int64_t p = 0; p < positions; ++p)
+      for (int64_t i = 0; i < half; ++i) {
+        double ang = double(float(p) * float(invf[size_t(i)]));
+        if (std::abs((*c)[size_t(p * half + i)] - std::cos(ang)) > 2e-4 ||
+            std::abs((*s)[size_t(p * half + i)] - std::sin(ang)) > 2e-4)
+          return fail(op, "cos/sin caches are not cos/sin(position * inv_freq)");
+      }
     return true;
   }
 
@@ -1045,6 +1083,97 @@ bool Converter::handle(NodeOp n) {
           return false;
         return result(out);
       }
+  }
+
+  // ---- com.microsoft fused ops (ORT's optimizer, onnxruntime-genai) ----
+  if (op == "SkipSimplifiedLayerNormalization" && in.size() >= 3 && isTok(in[0]) &&
+      isTok(in[1]) && in[2].r == R::Param) {
+    Value sum = b.create<AddOp>(loc, unranked(), in[0].nv, in[1].nv).getResult();
+    if (in.size() >= 4 && in[3].r == R::Param)
+      sum = b.create<AddOp>(loc, unranked(), sum, param(n.getInputs()[3])).getResult();
+    else if (in.size() >= 4 && in[3].r != R::Absent)
+      return fail(n, "a skip-norm bias that is not a constant");
+    auto eps = n.getAttrs().getAs<FloatAttr>("epsilon");
+    NamedAttrList attrs;
+    attrs.set("epsilon", b.getF64FloatAttr(shortest(eps ? eps.getValueAsDouble() : 1e-5)));
+    Value normed = b.create<RmsNormOp>(loc, unranked(), ValueRange{sum, param(n.getInputs()[2])},
+                                       attrs.getAttrs()).getResult();
+    Info y{R::Tok}, s3{R::Tok};
+    y.width = s3.width = in[0].width;
+    y.nv = normed;
+    s3.nv = sum;
+    set(n.getResult(0), y);
+    for (unsigned k = 1; k < n.getNumResults(); ++k)
+      set(n.getResult(k), k == 3 ? s3 : Info{R::Aux});
+    return true;
+  }
+  if (op == "RotaryEmbedding" && n.getDomain() == "com.microsoft" && isTok(in[0])) {
+    int64_t heads = intAttr(n, "num_heads", 0);
+    if (intAttr(n, "interleaved", 0) != 0 || heads <= 0 || in[0].width % heads ||
+        (intAttr(n, "rotary_embedding_dim", 0) != 0 &&
+         intAttr(n, "rotary_embedding_dim", 0) != in[0].width / heads))
+      return fail(n, "only full-width, half-split rotary embedding on [B, S, H*D] with "
+                     "num_heads is supported");
+    int64_t hd = in[0].width / heads;
+    std::vector<double> invf;
+    if (!cacheFreqs(n, n.getInputs()[2], n.getInputs()[3], hd, invf))
+      return false;
+    Info out = in[0];
+    out.linear = nullptr;
+    out.nv = makeRope(loc, in[0].nv, hd, invf, /*exact=*/false);
+    return result(out);
+  }
+  if (op == "GroupQueryAttention" && in.size() >= 7 && isTok(in[0]) && isTok(in[1]) &&
+      isTok(in[2]) && in[3].r == R::Past && in[4].r == R::Past && in[3].isK && !in[4].isK &&
+      in[3].layer == in[4].layer) {
+    int64_t heads = intAttr(n, "num_heads", 0), kvHeads = intAttr(n, "kv_num_heads", 0);
+    if (heads <= 0 || kvHeads <= 0 || heads % kvHeads || in[0].width % heads)
+      return fail(n, "num_heads / kv_num_heads do not fit the projections");
+    int64_t hd = in[0].width / heads;
+    if (in[1].width != kvHeads * hd || in[2].width != kvHeads * hd)
+      return fail(n, "key/value widths are not kv_num_heads * head_dim");
+    if (intAttr(n, "softcap", 0) != 0 || (n.getAttrs().getAs<FloatAttr>("softcap") &&
+                                          n.getAttrs().getAs<FloatAttr>("softcap").getValueAsDouble() != 0))
+      return fail(n, "attention softcapping is not supported");
+    Value q = in[0].nv, k = in[1].nv;
+    if (intAttr(n, "do_rotary", 0)) {
+      if (intAttr(n, "rotary_interleaved", 0))
+        return fail(n, "interleaved rotary embedding is not supported yet");
+      if (in.size() < 9 || in[7].r == R::Absent || in[8].r == R::Absent)
+        return fail(n, "do_rotary without cos/sin caches");
+      std::vector<double> invf;
+      if (!cacheFreqs(n, n.getInputs()[7], n.getInputs()[8], hd, invf))
+        return false;
+      q = makeRope(loc, q, hd, invf, false);
+      k = makeRope(loc, k, hd, invf, false);
+    }
+    auto sc = n.getAttrs().getAs<FloatAttr>("scale");
+    double scale = sc && sc.getValueAsDouble() != 0 ? sc.getValueAsDouble() : 1.0 / std::sqrt(double(hd));
+    int64_t window = intAttr(n, "local_window_size", -1);
+    NamedAttrList attrs;
+    attrs.set("layer", b.getI64IntegerAttr(in[3].layer));
+    attrs.set("num_heads", b.getI64IntegerAttr(heads));
+    attrs.set("num_kv_heads", b.getI64IntegerAttr(kvHeads));
+    attrs.set("head_dim", b.getI64IntegerAttr(hd));
+    attrs.set("scale", b.getF64FloatAttr(scale));
+    // local_window_size w: a query attends to itself and the w keys before it.
+    if (window > 0)
+      attrs.set("sliding_window", b.getI64IntegerAttr(window + 1));
+    auto a = b.create<AttentionOp>(loc, unranked(), ValueRange{q, k, in[2].nv, batch},
+                                   attrs.getAttrs());
+    Info out{R::Tok};
+    out.nv = a.getResult();
+    out.width = in[0].width;
+    set(n.getResult(0), out);
+    for (unsigned r = 1; r < n.getNumResults() && r < 3; ++r) {
+      Info kv{R::KvAll};
+      kv.layer = in[3].layer;
+      kv.isK = r == 1;
+      kv.heads = kvHeads;
+      kv.hd = hd;
+      set(n.getResult(r), kv);
+    }
+    return true;
   }
 
   // A one-input Concat is a copy.
