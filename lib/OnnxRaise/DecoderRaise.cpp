@@ -52,14 +52,16 @@ namespace {
 
 enum class R {
   None, Param, Absent, Aux, Ids, Pos, Past, Tok, TokHeads, Heads, HalfPart, NegHalf,
-  RotHalf, RopeCos, RopeSin, KvAll, KvT, Scores, Probs, AttnHeads, AttnTokHeads
+  RotHalf, RopeCos, RopeSin, KvAll, KvT, Scores, Probs, AttnHeads, AttnTokHeads,
+  MoeProbs, MoeTopV, MoeTopI, MoeSum, MoeInner
 };
 
 const char *roleName(R r) {
   static const char *n[] = {"unknown", "param", "absent", "aux", "input_ids", "position_ids",
                             "past", "tokens", "token-heads", "heads", "half", "neg-half",
                             "rotate-half", "rope-cos", "rope-sin", "kv", "k^T", "scores",
-                            "probs", "attn-heads", "attn-token-heads"};
+                            "probs", "attn-heads", "attn-token-heads", "moe-probs",
+                            "moe-topk-values", "moe-topk-indices", "moe-sum", "moe-inner"};
   return n[int(r)];
 }
 
@@ -112,6 +114,15 @@ struct Converter {
   llvm::DenseMap<Value, int64_t> windows;   // evaluated mask -> window (0 none)
   std::map<std::string, Value> argByName;
   std::set<std::string> created;            // weight_decls this conversion added
+  // The mixture-of-experts block being matched (router softmax .. the sum
+  // over the selected experts).
+  struct Moe {
+    bool active = false;
+    Value x, router;          // new values: the block's input, router [E, H]
+    int64_t experts = 0, topK = 0, hidden = 0;
+    bool normalized = false, silu = false;
+    Value gateUp, down;       // old stacked expert weights [E, 2I, H], [E, H, I]
+  } moe;
   // One evaluator for the whole conversion (its memo is shared): every
   // input bound for a batch of one sequence of kN tokens and no past.
   std::unique_ptr<NodeEvaluator> ev;
@@ -252,6 +263,31 @@ struct Converter {
       SmallVector<Attribute> tr(decl.getTransforms().begin(), decl.getTransforms().end());
       tr.push_back(mb.getStringAttr(("slice:1:" + llvm::Twine(start) + ":" + llvm::Twine(size)).str()));
       tr.push_back(mb.getStringAttr("transpose"));
+      created.insert(name);
+      mb.create<WeightDeclOp>(decl.getLoc(), mb.getStringAttr(name), TypeAttr::get(tt),
+                              decl.getSources(), mb.getArrayAttr(tr));
+    }
+    return b.create<WeightOp>(old.getLoc(), tt, FlatSymbolRefAttr::get(module.getContext(), name));
+  }
+
+  // [start, start+size) along `axis` of a weight (stacked expert tensors).
+  Value sliceWeight(Value old, int64_t axis, int64_t start, int64_t size) {
+    auto w = old.getDefiningOp<WeightOp>();
+    if (!w)
+      return Value();
+    auto type = cast<RankedTensorType>(old.getType());
+    auto decl = SymbolTable::lookupNearestSymbolFrom<WeightDeclOp>(w, w.getNameAttr());
+    std::string name = (decl.getSymName() + ".s" + llvm::Twine(axis) + "_" + llvm::Twine(start) +
+                        "_" + llvm::Twine(size)).str();
+    SmallVector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+    shape[size_t(axis)] = size;
+    auto tt = RankedTensorType::get(shape, type.getElementType());
+    if (!SymbolTable::lookupSymbolIn(module, name)) {
+      OpBuilder mb(module.getContext());
+      mb.setInsertionPoint(decl);
+      SmallVector<Attribute> tr(decl.getTransforms().begin(), decl.getTransforms().end());
+      tr.push_back(mb.getStringAttr(("slice:" + llvm::Twine(axis) + ":" + llvm::Twine(start) +
+                                     ":" + llvm::Twine(size)).str()));
       created.insert(name);
       mb.create<WeightDeclOp>(decl.getLoc(), mb.getStringAttr(name), TypeAttr::get(tt),
                               decl.getSources(), mb.getArrayAttr(tr));
@@ -718,8 +754,96 @@ bool Converter::handle(NodeOp n) {
     return true;
   }
 
-  // ---- per-token ops on Tok values ----
   auto isTok = [&](const Info &i) { return i.r == R::Tok; };
+
+  // ---- mixture of experts (router softmax -> top-k -> stacked experts) ----
+  auto isMoe = [](R r) {
+    return r == R::MoeProbs || r == R::MoeTopV || r == R::MoeTopI || r == R::MoeSum ||
+           r == R::MoeInner;
+  };
+  if (op == "Softmax" && isTok(in[0]) && in[0].linear && !moe.active) {
+    auto lin = cast<LinearOp>(in[0].linear);
+    if (lin.getBias() || intAttr(n, "axis", -1) != -1)
+      return fail(n, "a softmax over activations that is not an MoE router");
+    moe = Moe();
+    moe.active = true;
+    moe.x = lin.getX();
+    moe.router = lin.getWeight();
+    moe.experts = in[0].width;
+    if (auto rt = dyn_cast<RankedTensorType>(lin.getWeight().getType()))
+      moe.hidden = rt.getDimSize(1);
+    return result(Info{R::MoeProbs});
+  }
+  if (op == "TopK" && in[0].r == R::MoeProbs) {
+    auto k = ints(n.getInputs()[1]);
+    if (!k || k->size() != 1 || intAttr(n, "largest", 1) != 1 ||
+        (intAttr(n, "axis", -1) != -1 && intAttr(n, "axis", -1) != 1))
+      return fail(n, "router top-k that is not the k largest probabilities");
+    moe.topK = (*k)[0];
+    set(n.getResult(0), Info{R::MoeTopV});
+    set(n.getResult(1), Info{R::MoeTopI});
+    return true;
+  }
+  if (op == "ReduceSum" && in[0].r == R::MoeTopV)
+    return result(Info{R::MoeSum});
+  if (op == "Div" && in.size() == 2 && in[0].r == R::MoeTopV && in[1].r == R::MoeSum) {
+    moe.normalized = true;
+    return result(Info{R::MoeTopV});
+  }
+  if (op == "ReduceSum" && in[0].r == R::MoeInner && moe.active) {
+    auto axes = intsOf(n, "axes", 1);
+    if (!axes || *axes != std::vector<int64_t>{1} || intAttr(n, "keepdims", 1) != 0)
+      return fail(n, "the sum over the selected experts is not over axis 1");
+    if (!moe.gateUp || !moe.down || !moe.silu || moe.topK <= 0)
+      return fail(n, "an MoE block whose experts are not SiLU-gated MLPs on stacked "
+                     "gate_up [E, 2I, H] and down [E, H, I] weights");
+    auto gu = cast<RankedTensorType>(moe.gateUp.getType());
+    auto dn = cast<RankedTensorType>(moe.down.getType());
+    int64_t e = moe.experts, inter = gu.getDimSize(1) / 2;
+    if (gu.getRank() != 3 || dn.getRank() != 3 || gu.getDimSize(0) != e || dn.getDimSize(0) != e ||
+        gu.getDimSize(1) != 2 * inter || dn.getDimSize(2) != inter ||
+        gu.getDimSize(2) != moe.hidden || dn.getDimSize(1) != moe.hidden)
+      return fail(n, "stacked expert weights of unexpected shapes");
+    Value gate = sliceWeight(moe.gateUp, 1, 0, inter), up = sliceWeight(moe.gateUp, 1, inter, inter);
+    if (!gate || !up)
+      return fail(n, "stacked expert weights that are constants (not supported)");
+    NamedAttrList attrs;
+    attrs.set("top_k", b.getI64IntegerAttr(moe.topK));
+    attrs.set("normalize_topk", b.getBoolAttr(moe.normalized));
+    auto m = b.create<MoeOp>(loc, unranked(),
+                             ValueRange{moe.x, moe.router, gate, up, param(moe.down)},
+                             attrs.getAttrs());
+    Info out{R::Tok};
+    out.nv = m.getResult();
+    out.width = moe.hidden;
+    moe = Moe();
+    return result(out);
+  }
+  if (moe.active && llvm::any_of(in, [&](const Info &i) { return isMoe(i.r); })) {
+    if ((op == "Gather" || op == "GatherND") && in[0].r == R::Param) {
+      if (!moe.gateUp)
+        moe.gateUp = n.getInputs()[0];
+      else if (!moe.down)
+        moe.down = n.getInputs()[0];
+      else
+        return fail(n, "an MoE block that gathers more than two expert weights");
+    } else if (op == "QuickGelu") {
+      moe.silu = true;
+    } else if (!(op == "MatMul" || op == "Mul" || op == "Unsqueeze" || op == "Squeeze" ||
+                 op == "Reshape" || op == "Slice" || op == "Split" || op == "Cast" ||
+                 op == "Expand" || op == "Tile" || op == "Flatten" || op == "Concat")) {
+      return fail(n, "an op inside the MoE block that is not understood");
+    }
+    for (unsigned k = 0; k < n.getNumResults(); ++k)
+      set(n.getResult(k), Info{R::MoeInner});
+    return true;
+  }
+  // The block's input repeated per selected expert.
+  if (moe.active && isTok(in[0]) &&
+      (op == "Unsqueeze" || op == "Tile" || op == "Expand" || op == "Flatten"))
+    return result(Info{R::MoeInner});
+
+  // ---- per-token ops on Tok values ----
   // Projections: MatMul(x, W[in, out]), or MatMul(x, Transpose(W[out, in]))
   // (a tied table exported once).
   if (op == "MatMul" && isTok(in[0]) && (in[1].r == R::Param || in[1].r == R::Aux)) {

@@ -26,7 +26,7 @@ from conftest import ATOL, BIN, FAMILIES, FIXTURES, RTOL, run
 
 # Families whose export raising turns into a decoder plan (docs/onnx.md says
 # what stops the others).
-RAISED = ["llama", "llama3", "qwen2", "qwen3", "mistral", "gpt2"]
+RAISED = ["llama", "llama3", "qwen2", "qwen3", "mistral", "gpt2", "mixtral"]
 
 
 def onnx_dir(family):
