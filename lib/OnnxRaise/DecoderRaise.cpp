@@ -622,9 +622,11 @@ struct Converter {
                              "(input_ids, attention_mask, position_ids, past_key_values.*)");
       info[a] = i;
     }
-    if (!argByName.count("input_ids") || !argByName.count("position_ids") || numPast == 0)
-      return fail(nullptr, "not a decoder with a KV cache: needs input_ids, position_ids "
-                           "and past_key_values.<i>.key/value inputs");
+    // position_ids may be absent (onnxruntime-genai graphs derive positions
+    // inside GroupQueryAttention); the plan takes positions from the runtime.
+    if (!argByName.count("input_ids") || numPast == 0)
+      return fail(nullptr, "not a decoder with a KV cache: needs input_ids and "
+                           "past_key_values.<i>.key/value inputs");
     layers = int(numPast / 2);
 
     // The new function.

@@ -152,3 +152,25 @@ def test_graph_path_without_cache_matches_onnxruntime(tmp):
     got = read_st(out)
     name = next(iter(got))
     np.testing.assert_allclose(got[name][1], ref["nocache.logits"], atol=ATOL, rtol=RTOL)
+
+
+def test_contrib_ops_export_raised(tmp):
+    """An onnxruntime-genai-style graph of the llama fixture (com.microsoft
+    SkipSimplifiedLayerNormalization and GroupQueryAttention with fused rotary,
+    no position_ids input; scripts/gen_onnx_contrib_fixture.py) raises to the
+    same paged decoder: onnxruntime's logits at every position, and greedy
+    tokens equal to the checkpoint plan's."""
+    d = onnx_dir("llama")
+    if not (d / "model.contrib.onnx").exists():
+        pytest.skip("contrib-op export not generated")
+    ref = np.load(d / "reference_contrib.npz")
+    plan = tmp / "contrib.plan"
+    r = run(BIN / "ingotc", d / "model.contrib.onnx", "-o", plan, "--tokenizer", FIXTURES / "llama")
+    assert "raised a decoder with 2 layers" in r.stderr, r.stderr
+    ids = ref["prefill.input_ids"][0].tolist()
+    out = tmp / "contrib-logits.npy"
+    run(BIN / "ingot", "logits", plan, "--ids", ",".join(map(str, ids)), "--mode", "stepwise", "--out", out)
+    np.testing.assert_allclose(np.load(out), ref["prefill.logits"][0], atol=ATOL, rtol=RTOL)
+    got = json.loads(run(BIN / "ingot", "generate-ids", plan, "--ids", ",".join(map(str, ids)),
+                         "--max-tokens", len(ref["greedy.ids"]), "--ignore-eos").stdout)
+    assert got == ref["greedy.ids"].tolist()
