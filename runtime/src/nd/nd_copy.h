@@ -22,6 +22,13 @@ void registerShapeIndexKernels(Registry &r); // nd_shape_index.cpp
 void registerShapeGenKernels(Registry &r);   // nd_shape_gen.cpp
 void registerNnNormKernels(Registry &r);     // nd_nn_norm.cpp
 void registerNnContribKernels(Registry &r);  // nd_nn_contrib.cpp
+void registerNnAttentionKernels(Registry &r); // nd_nn_attention.cpp
+
+// Rotary embedding of one head vector, in place (nd_nn_contrib.cpp; shared by
+// RotaryEmbedding and GroupQueryAttention): the first rd elements are rotated
+// in pairs (2i, 2i+1) when interleaved, else (i, i + rd/2), by the angle whose
+// cosine/sine are cs[i]/sn[i], i < rd/2. Elements from rd on are untouched.
+void rotateHead(double *v, const double *cs, const double *sn, int64_t rd, bool interleaved);
 
 // Element access: S is the stored type, C the type arithmetic happens in.
 template <DType D> struct Elem;

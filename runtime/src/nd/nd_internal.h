@@ -15,7 +15,7 @@ void registerReduceKernels(Registry &r);
 void registerShapeKernels(Registry &r);
 // nd_nn.cpp: MatMul, Gemm, LayerNormalization, ... and com.microsoft ops
 // (SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization,
-// SkipLayerNormalization, RotaryEmbedding, FastGelu, ...).
+// SkipLayerNormalization, RotaryEmbedding, FastGelu, GroupQueryAttention, ...).
 void registerNnKernels(Registry &r);
 
 } // namespace ingot::nd

@@ -1,6 +1,7 @@
 // N-d matrix products: MatMul (numpy batch broadcasting, 1-D operands) and
 // Gemm (transA/transB, alpha/beta, C broadcast). The norms live in
-// nd_nn_norm.cpp, the com.microsoft activation/rotary ops in nd_nn_contrib.cpp.
+// nd_nn_norm.cpp, the com.microsoft activation/rotary ops in nd_nn_contrib.cpp,
+// com.microsoft GroupQueryAttention in nd_nn_attention.cpp.
 //
 // Float types (f32, and f16/bf16 widened to f32) go through the project's
 // batch-invariant GEMM (cpu::gemmInvariant / cpu::linear, which want the
@@ -273,6 +274,7 @@ void registerNnKernels(Registry &r) {
   r.add("", "Gemm", gemmKernel);
   registerNnNormKernels(r);
   registerNnContribKernels(r);
+  registerNnAttentionKernels(r);
 }
 
 } // namespace ingot::nd

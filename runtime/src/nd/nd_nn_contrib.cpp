@@ -1,6 +1,7 @@
 // onnxruntime contrib ops (domain com.microsoft) that exported transformer
 // graphs use: FastGelu, BiasGelu, QuickGelu, RotaryEmbedding; and ONNX's own
-// RotaryEmbedding (opset 23), which shares the rotation code.
+// RotaryEmbedding (opset 23), which shares the rotation code (rotateHead, also
+// used by GroupQueryAttention's do_rotary in nd_nn_attention.cpp).
 //
 // Semantics follow onnxruntime's CPU kernels (checked against onnxruntime by
 // runtime/tests/nd_contrib_vs_ort.py). Values are computed in double and
@@ -68,6 +69,21 @@ void quickGeluKernel(KernelContext &c) {
   mapWithBias(c, nullptr, [alpha](double x) { return x / (1.0 + std::exp(-alpha * x)); });
 }
 
+} // namespace
+
+void rotateHead(double *v, const double *cs, const double *sn, int64_t rd, bool interleaved) {
+  const int64_t half = rd / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    // Pair (x1, x2) = interleaved ? (2i, 2i+1) : (i, i + rd/2).
+    const int64_t i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : i + half;
+    const double x1 = v[i1], x2 = v[i2];
+    v[i1] = x1 * cs[i] - x2 * sn[i];
+    v[i2] = x2 * cs[i] + x1 * sn[i];
+  }
+}
+
+namespace {
+
 // The rotation shared by both RotaryEmbedding forms. Input elements of
 // (b, s, n, d) are at b·bs + s·ss + n·ns + d. cosAt(b, s) returns the offset of
 // the rd/2 cos/sin values for that token.
@@ -75,7 +91,6 @@ template <class CosAt>
 void rotate(const Tensor &x, Tensor &y, const std::vector<double> &cosv,
             const std::vector<double> &sinv, int64_t B, int64_t S, int64_t N, int64_t Hd,
             int64_t rd, int64_t bs, int64_t ss, int64_t ns, bool interleaved, CosAt cosAt) {
-  const int64_t half = rd / 2;
   const size_t es = dtypeSize(x.dtype);
 #pragma omp parallel if (x.numel() >= (int64_t(1) << 15))
   {
@@ -88,13 +103,7 @@ void rotate(const Tensor &x, Tensor &y, const std::vector<double> &cosv,
       const int64_t co = cosAt(b, s);
       const double *cs = cosv.data() + co, *sn = sinv.data() + co;
       out = in; // dims past rd pass through
-      for (int64_t i = 0; i < half; ++i) {
-        // Pair (x1, x2) = interleaved ? (2i, 2i+1) : (i, i + rd/2).
-        const int64_t i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : i + half;
-        const double x1 = in[size_t(i1)], x2 = in[size_t(i2)];
-        out[size_t(i1)] = x1 * cs[i] - x2 * sn[i];
-        out[size_t(i2)] = x2 * cs[i] + x1 * sn[i];
-      }
+      rotateHead(out.data(), cs, sn, rd, interleaved);
       storeDoubles(x.dtype, out.data(), Hd, static_cast<char *>(y.data) + off);
     }
   }
