@@ -1282,9 +1282,13 @@ bool Converter::handle(NodeOp n) {
     attrs.set("num_kv_heads", b.getI64IntegerAttr(kvHeads));
     attrs.set("head_dim", b.getI64IntegerAttr(hd));
     attrs.set("scale", b.getF64FloatAttr(scale));
-    // local_window_size w: a query attends to itself and the w keys before it.
+    // local_window_size w (onnxruntime 1.32): w keys, the query's own
+    // included, i.e. key j is seen by query i when i - j < w, which is the
+    // runtime's sliding_window. 0 would attend to nothing.
+    if (window == 0)
+      return fail(n, "local_window_size 0 attends to no key");
     if (window > 0)
-      attrs.set("sliding_window", b.getI64IntegerAttr(window + 1));
+      attrs.set("sliding_window", b.getI64IntegerAttr(window));
     auto a = b.create<AttentionOp>(loc, unranked(), ValueRange{q, k, in[2].nv, batch},
                                    attrs.getAttrs());
     Info out{R::Tok};

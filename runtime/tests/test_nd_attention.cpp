@@ -153,11 +153,11 @@ TEST(NdAttention, WrongRanks) {
   Ctx c3 = gqa(in, 4, 2);
   expectError(c3, {"past_key must be", "[1,2,8]"});
 
-  Buf sl = Buf::make<int32_t>(DType::I32, {1, 1}, {2});
+  Buf sl = Buf::make<int32_t>(DType::I32, {1, 2}, {2, 2});
   in = p.ins();
   in[5] = &sl.t;
   Ctx c4 = gqa(in, 4, 2);
-  expectError(c4, {"seqlens_k must be 1-D"});
+  expectError(c4, {"seqlens_k must be [batch] or [batch, 1]"});
 
   Buf tot = Buf::make<int32_t>(DType::I32, {2}, {3, 3});
   in = p.ins();

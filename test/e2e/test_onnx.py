@@ -174,3 +174,26 @@ def test_contrib_ops_export_raised(tmp):
     got = json.loads(run(BIN / "ingot", "generate-ids", plan, "--ids", ",".join(map(str, ids)),
                          "--max-tokens", len(ref["greedy.ids"]), "--ignore-eos").stdout)
     assert got == ref["greedy.ids"].tolist()
+
+
+def test_contrib_ops_export_graph_path(tmp):
+    """The same com.microsoft graph with raising off runs on the CPU kernels
+    (GroupQueryAttention included): onnxruntime's logits for a right-padded
+    batch prefill (its GQA supports right padding only) on the real tokens."""
+    d = onnx_dir("llama")
+    if not (d / "model.contrib.onnx").exists():
+        pytest.skip("contrib-op export not generated")
+    ref = np.load(d / "reference_contrib.npz")
+    plan = tmp / "contrib-graph.plan"
+    run(BIN / "ingotc", d / "model.contrib.onnx", "-o", plan, "--no-raise")
+    ids, mask = ref["batch.input_ids"], ref["batch.attention_mask"]
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    for layer in range(2):
+        for kv in ("key", "value"):
+            feeds[f"past_key_values.{layer}.{kv}"] = np.zeros((ids.shape[0], 2, 0, 16), np.float32)
+    inp, out = tmp / "contrib-in.st", tmp / "contrib-out.st"
+    write_st(inp, {k: (st_dtype(v), v) for k, v in feeds.items()})
+    run(BIN / "ingot", "exec", plan, "--inputs", inp, "--outputs", out)
+    got = read_st(out)["logits"][1]
+    real = mask.astype(bool)
+    np.testing.assert_allclose(got[real], ref["batch.logits"][real], atol=ATOL, rtol=RTOL)

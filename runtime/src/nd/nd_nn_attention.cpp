@@ -142,8 +142,11 @@ void gqaKernel(KernelContext &c) {
     }
   }
   const Tensor &seqlensT = c.in(5), &totalT = c.in(6);
-  INGOT_CHECK(seqlensT.rank() == 1 && seqlensT.shape[0] == B,
-              kOp + ": seqlens_k must be 1-D [batch] = [" + std::to_string(B) + "], got " +
+  // [batch], or [batch, 1] as onnxruntime-genai's builder declares it
+  // (ReduceSum with keepdims); onnxruntime accepts both.
+  INGOT_CHECK((seqlensT.rank() == 1 && seqlensT.shape[0] == B) ||
+                  (seqlensT.rank() == 2 && seqlensT.shape[0] == B && seqlensT.shape[1] == 1),
+              kOp + ": seqlens_k must be [batch] or [batch, 1] with batch " + std::to_string(B) + ", got " +
                   shapeToString(seqlensT.shape));
   INGOT_CHECK(totalT.numel() == 1 && totalT.rank() <= 1,
               kOp + ": total_sequence_length must be a scalar, got " + shapeToString(totalT.shape));
