@@ -21,5 +21,5 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.ingot_tools_dir, config.llvm_tools_dir]
 tools = ["ingot-opt", ToolSubst("ingot-dsl", unresolved="ignore"), ToolSubst("ingotc", unresolved="ignore"),
-         ToolSubst("ingot", unresolved="ignore")]
+         ToolSubst("ingot", unresolved="ignore"), ToolSubst("ingot-nvrtc", unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
