@@ -82,6 +82,9 @@ TEST(Nvrtc, CompilesEveryKernelForAllArchs) {
     std::string err;
     NvrtcOptions opts;
     opts.useCache = false;
+    // The kernel files include each other by name (common.cuh).
+    for (const auto &h : kernelFiles())
+      opts.headers.push_back({h.filename().string(), readFile(h)});
     ASSERT_TRUE(ingot::cuda::compileCuda(readFile(file), file.filename().string(), kArchs,
                                          /*withPtx=*/true, out, err, opts))
         << err;
@@ -192,4 +195,24 @@ TEST(Nvrtc, ErrorsNameKernelArchAndLog) {
   EXPECT_FALSE(ingot::cuda::compileCuda("", "x.cu", {"gfx90a"}, false, out, err, off));
   EXPECT_FALSE(ingot::cuda::compileCuda("", "x.cu", {}, false, out, err, off));
   EXPECT_TRUE(out.empty());
+}
+
+// A changed #included header must not hit the entry compiled with the old one.
+TEST(Nvrtc, HeaderChangeMissesTheCache) {
+  fs::path dir = fs::path(testing::TempDir()) / "ingot-nvrtc-header-cache";
+  fs::remove_all(dir);
+  NvrtcOptions opts;
+  opts.cacheDir = dir.string();
+  const std::string src = "#include \"k.cuh\"\nextern \"C\" __global__ void f(float *x) { x[0] = K; }\n";
+  std::vector<CompiledKernel> a, b, c;
+  std::string err;
+  opts.headers = {{"k.cuh", "#define K 1.0f\n"}};
+  ASSERT_TRUE(ingot::cuda::compileCuda(src, "h.cu", {"sm_80"}, false, a, err, opts)) << err;
+  ASSERT_TRUE(ingot::cuda::compileCuda(src, "h.cu", {"sm_80"}, false, b, err, opts)) << err;
+  EXPECT_TRUE(b[0].fromCache);
+  opts.headers = {{"k.cuh", "#define K 2.0f\n"}};
+  ASSERT_TRUE(ingot::cuda::compileCuda(src, "h.cu", {"sm_80"}, false, c, err, opts)) << err;
+  EXPECT_FALSE(c[0].fromCache);
+  EXPECT_NE(a[0].data, c[0].data);
+  fs::remove_all(dir);
 }

@@ -2,7 +2,7 @@
 // NVRTC, through the same content-hash cache ingotc uses, and report sizes,
 // timings and cache hits per kernel.
 //
-//   ingot-nvrtc FILE.cu... --arch sm_80,sm_90,sm_90a [--ptx] [-o DIR] [--no-cache]
+//   ingot-nvrtc FILE.cu... --arch sm_80,sm_90,sm_90a [--ptx] [-o DIR] [--no-cache] [-I DIR]
 //
 // Exit status: 0 when every file compiled; 1 on any error (an unknown arch,
 // an unreadable file, or a compile error, printed with NVRTC's log).
@@ -24,6 +24,9 @@ int main(int argc, char **argv) {
   std::vector<std::string> files, archs;
   bool ptx = false, noCache = false;
   std::string outDir;
+  std::vector<std::string> includeDirs;
+  app.add_option("-I", includeDirs, "directory whose .cuh/.h files kernels may #include by name")
+      ->check(CLI::ExistingDirectory);
   app.add_option("files", files, "CUDA C++ source files")->required()->check(CLI::ExistingFile);
   app.add_option("--arch", archs, "target archs, comma-separated (sm_80,sm_90,sm_90a)")
       ->delimiter(',')->required();
@@ -41,6 +44,17 @@ int main(int argc, char **argv) {
   }
   ingot::cuda::NvrtcOptions opts;
   opts.useCache = !noCache;
+  // Headers go to NVRTC in memory (and into the cache key).
+  for (const auto &dir : includeDirs)
+    for (const auto &e : fs::directory_iterator(dir)) {
+      auto ext = e.path().extension().string();
+      if (ext != ".cuh" && ext != ".h")
+        continue;
+      std::ifstream f(e.path(), std::ios::binary);
+      std::ostringstream ss;
+      ss << f.rdbuf();
+      opts.headers.push_back({e.path().filename().string(), ss.str()});
+    }
   if (!outDir.empty()) {
     std::error_code ec;
     fs::create_directories(outDir, ec);

@@ -60,7 +60,8 @@ std::string hex128(XXH128_hash_t h) {
 // length-prefixed so that ("ab","c") and ("a","bc") differ.
 std::string cacheKey(const std::string &source, const std::string &name,
                      const std::string &arch, const std::string &format,
-                     const std::vector<std::string> &options) {
+                     const std::vector<std::string> &options,
+                     const std::vector<std::pair<std::string, std::string>> &headers) {
   XXH3_state_t *st = XXH3_createState();
   XXH3_128bits_reset(st);
   auto add = [&](const std::string &s) {
@@ -76,6 +77,10 @@ std::string cacheKey(const std::string &source, const std::string &name,
   add(format);
   for (const auto &o : options)
     add(o);
+  for (const auto &[hname, htext] : headers) {
+    add(hname);
+    add(htext);
+  }
   std::string key = hex128(XXH3_128bits_digest(st));
   XXH3_freeState(st);
   return key;
@@ -130,6 +135,7 @@ std::string resultText(nvrtcResult r) { return nvrtcGetErrorString(r); }
 bool compileOne(const std::string &source, const std::string &name,
                 const std::string &arch, bool ptx,
                 const std::vector<std::string> &options,
+                const std::vector<std::pair<std::string, std::string>> &headers,
                 std::vector<uint8_t> &data, std::string &error) {
   auto fail = [&](const std::string &what, const std::string &log) {
     error = "NVRTC: kernel '" + name + "' for " + arch + ": " + what;
@@ -138,8 +144,14 @@ bool compileOne(const std::string &source, const std::string &name,
     return false;
   };
   nvrtcProgram prog;
-  nvrtcResult r = nvrtcCreateProgram(&prog, source.c_str(), name.c_str(), 0,
-                                     nullptr, nullptr);
+  std::vector<const char *> hText, hNames;
+  for (const auto &[hname, htext] : headers) {
+    hNames.push_back(hname.c_str());
+    hText.push_back(htext.c_str());
+  }
+  nvrtcResult r = nvrtcCreateProgram(&prog, source.c_str(), name.c_str(), int(headers.size()),
+                                     hText.empty() ? nullptr : hText.data(),
+                                     hNames.empty() ? nullptr : hNames.data());
   if (r != NVRTC_SUCCESS)
     return fail("nvrtcCreateProgram: " + resultText(r), "");
   std::vector<std::string> all = options;
@@ -274,7 +286,8 @@ bool compileCuda(const std::string &source, const std::string &name,
     auto t0 = Clock::now();
     fs::path entry;
     if (!dir.empty()) {
-      entry = fs::path(dir) / (cacheKey(source, name, arch, format, options) + "." + format);
+      entry = fs::path(dir) /
+              (cacheKey(source, name, arch, format, options, opts.headers) + "." + format);
       if (readEntry(entry, k.data)) {
         k.fromCache = true;
         k.millis = msSince(t0);
@@ -282,7 +295,7 @@ bool compileCuda(const std::string &source, const std::string &name,
         continue;
       }
     }
-    if (!compileOne(source, name, arch, format == "ptx", options, k.data, error))
+    if (!compileOne(source, name, arch, format == "ptx", options, opts.headers, k.data, error))
       return false;
     k.millis = msSince(t0);
     if (!entry.empty())

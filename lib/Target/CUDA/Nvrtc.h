@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ingot::cuda {
@@ -33,6 +34,10 @@ struct NvrtcOptions {
   // Empty: $INGOT_CACHE_DIR, else $XDG_CACHE_HOME/ingot/nvrtc, else
   // ~/.cache/ingot/nvrtc (see defaultCacheDir()).
   std::string cacheDir;
+  // Headers the source may #include by name (e.g. "common.cuh" -> its
+  // text), handed to NVRTC in memory and part of the cache key, so a
+  // changed header never hits a stale entry.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Compiles `source` (program name `name`, used in NVRTC's log and the line
