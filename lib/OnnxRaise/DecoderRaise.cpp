@@ -126,7 +126,9 @@ struct Converter {
   // One evaluator for the whole conversion (its memo is shared): every
   // input bound for a batch of one sequence of kN tokens and no past.
   std::unique_ptr<NodeEvaluator> ev;
-  static constexpr int64_t kN = 64;         // positions evaluated for rope/mask
+  static constexpr int64_t kN = 64;         // positions evaluated for rope and shapes
+  static constexpr int64_t kMaskN = 1024;   // positions evaluated for the mask
+  std::unique_ptr<NodeEvaluator> maskEv;
 
   Converter(ModuleOp m, func::FuncOp f, const OnnxRaiseOptions &o)
       : module(m), main(f), opts(o), b(m.getContext()) {}
@@ -141,39 +143,43 @@ struct Converter {
     return false;
   }
 
-  Info &set(Value v, Info i) {
-    pin(v, i);
-    return info[v] = i;
-  }
+  Info &set(Value v, Info i) { return info[v] = i; }
 
   // Activations are never computed while evaluating aux values: their shape
-  // for the evaluation binding (one sequence of kN tokens) is known from the
-  // role, so shape arithmetic on them works without weights or FLOPs.
-  void pin(Value v, const Info &i) {
+  // for an evaluation binding of one sequence of `n` tokens is known from the
+  // role, so shape arithmetic on them works without weights or FLOPs. Made
+  // on demand (only the values shape subgraphs read), as zeros.
+  bool standIn(Value v, int64_t n, EvalTensor &t) {
+    auto it = info.find(v);
+    if (it == info.end())
+      return false;
+    const Info &i = it->second;
     std::vector<int64_t> shape;
     switch (i.r) {
-    case R::Tok: shape = {1, kN, i.width}; break;
-    case R::TokHeads: case R::AttnTokHeads: shape = {1, kN, i.heads, i.hd}; break;
-    case R::Heads: case R::AttnHeads: shape = {1, i.heads, kN, i.hd}; break;
-    case R::KvAll: shape = {1, i.heads, kN, i.hd}; break;
-    default: return;
+    case R::Tok: shape = {1, n, i.width}; break;
+    case R::TokHeads: case R::AttnTokHeads: shape = {1, n, i.heads, i.hd}; break;
+    case R::Heads: case R::AttnHeads: shape = {1, i.heads, n, i.hd}; break;
+    case R::KvAll: shape = {1, i.heads, n, i.hd}; break;
+    default: return false;
     }
-    if (!ev && !makeEvaluator())
-      return;
-    EvalTensor t;
     t.dtype = 0; // f32
     t.shape = shape;
     t.bytes.assign(size_t(t.numel()) * 4 + 1, 0);
-    ev->context().bindings[v] = std::move(t);
+    return true;
+  }
+
+  std::unique_ptr<NodeEvaluator> makeEvaluatorFor(int64_t n) {
+    EvalContext ctx;
+    ctx.weights = opts.weights;
+    if (!bindInputs(ctx, n))
+      return nullptr;
+    ctx.resolve = [this, n](Value v, EvalTensor &t) { return standIn(v, n, t); };
+    return std::make_unique<NodeEvaluator>(std::move(ctx));
   }
 
   bool makeEvaluator() {
-    EvalContext ctx;
-    ctx.weights = opts.weights;
-    if (!bindInputs(ctx, kN))
-      return false;
-    ev = std::make_unique<NodeEvaluator>(std::move(ctx));
-    return true;
+    ev = makeEvaluatorFor(kN);
+    return ev != nullptr;
   }
 
   Info roleOf(Value v) {
@@ -558,16 +564,26 @@ struct Converter {
       window = it->second;
       return true;
     }
-    std::vector<double> m;
-    std::vector<int64_t> shape;
-    if (!evaluate(mask, kN, m, shape))
+    // The mask is evaluated for kMaskN positions (windows up to kMaskN - 1
+    // are seen) on its own evaluator: only shapes and the mask's own
+    // subgraph are computed, O(kMaskN^2).
+    const int64_t N = kMaskN;
+    if (!maskEv && !(maskEv = makeEvaluatorFor(N)))
       return false;
-    if (int64_t(m.size()) != kN * kN)
+    std::vector<double> m;
+    {
+      EvalTensor t;
+      std::string err;
+      if (!maskEv->evaluate(mask, t, err))
+        return fail(op, "cannot evaluate the attention mask: " + err);
+      m = t.asDoubles();
+    }
+    if (int64_t(m.size()) != N * N)
       return fail(op, "the attention mask is not one [seq, seq] matrix shared by all heads");
     window = 0;
-    for (int64_t i = 0; i < kN; ++i)
-      for (int64_t j = 0; j < kN; ++j) {
-        double v = m[size_t(i * kN + j)];
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double v = m[size_t(i * N + j)];
         bool masked = v < -1e4 || std::isinf(v);
         if (!masked && v != 0.0)
           return fail(op, "the attention mask has values other than 0 and -inf");
@@ -577,9 +593,9 @@ struct Converter {
           window = i - j;
       }
     // Check the window is consistent: masked exactly when i - j >= window.
-    for (int64_t i = 0; i < kN && window; ++i)
+    for (int64_t i = 0; i < N && window; ++i)
       for (int64_t j = 0; j <= i; ++j) {
-        double v = m[size_t(i * kN + j)];
+        double v = m[size_t(i * N + j)];
         bool masked = v < -1e4 || std::isinf(v);
         if (masked != (i - j >= window))
           return fail(op, "the attention mask is neither causal nor a causal sliding window");

@@ -122,6 +122,13 @@ struct Evaluator {
       out = &it->second;
       return true;
     }
+    if (ctx.resolve) {
+      EvalTensor t;
+      if (ctx.resolve(v, t)) {
+        out = &(memo[v] = std::move(t));
+        return true;
+      }
+    }
     Operation *def = v.getDefiningOp();
     if (!def) {
       error = "a function argument without a binding";

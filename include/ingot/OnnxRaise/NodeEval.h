@@ -15,6 +15,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ struct EvalContext {
   const ::ingot::Checkpoint *weights = nullptr;
   // Refuse to evaluate subgraphs larger than this many ops.
   int64_t maxOps = 20000;
+  // Consulted for a value not bound above, before its defining op is run:
+  // returns true and fills the tensor to stand in for it (raising uses it
+  // for activations, whose shapes are known from their roles, so shape
+  // arithmetic never computes them). Results are memoised.
+  std::function<bool(Value, EvalTensor &)> resolve;
 };
 
 // Evaluates `v`. On failure returns false and sets `error` (naming the op).
