@@ -1,6 +1,7 @@
 //===- InitAll.cpp - registration shared by every ingot tool -------------===//
 #include "ingot/InitAll.h"
 #include "ingot/Dialect/Ingot/IngotDialect.h"
+#include "ingot/CudaGen/CudaGen.h"
 #include "ingot/OnnxRaise/OnnxRaise.h"
 #include "ingot/Pipeline/Pipeline.h"
 #include "ingot/Transforms/Passes.h"
@@ -16,6 +17,7 @@ void mlir::ingot::registerAllDialects(mlir::DialectRegistry &registry) {
 void mlir::ingot::registerAllPasses() {
   mlir::ingot::registerIngotPasses();
   mlir::ingot::registerOnnxRaisePass();
+  mlir::ingot::registerCudaGenPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::ingot::registerPipelines();
