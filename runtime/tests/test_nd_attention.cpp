@@ -7,6 +7,7 @@
 // value checks against onnxruntime are runtime/tests/nd_gqa_vs_ort.py.
 #include "ingot/runtime/error.h"
 #include "ingot/runtime/nd.h"
+#include "nd_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -18,23 +19,8 @@ using namespace ingot;
 
 namespace {
 
-// An owning tensor for tests.
-struct Buf {
-  nd::Tensor t;
-  std::vector<uint8_t> bytes;
-  template <class T>
-  static Buf make(DType dt, std::vector<int64_t> shape, const std::vector<T> &v) {
-    Buf b;
-    b.t.dtype = dt;
-    b.t.shape = std::move(shape);
-    EXPECT_EQ(size_t(b.t.numel()), v.size());
-    b.bytes.resize(std::max<size_t>(v.size() * sizeof(T), 1));
-    if (!v.empty())
-      std::memcpy(b.bytes.data(), v.data(), v.size() * sizeof(T));
-    b.t.data = b.bytes.data();
-    return b;
-  }
-};
+using ndtest::Buf;
+using ndtest::Ctx;
 
 std::vector<float> randoms(size_t n, uint32_t seed) {
   std::mt19937 g(seed);
@@ -45,49 +31,7 @@ std::vector<float> randoms(size_t n, uint32_t seed) {
   return v;
 }
 
-struct Ctx : nd::KernelContext {
-  std::string op = "GroupQueryAttention", dom = "com.microsoft";
-  std::vector<const nd::Tensor *> ins;
-  std::vector<Buf> outs;
-  nd::Attrs at;
-
-  Ctx(std::vector<const nd::Tensor *> in, int nOut = 3) : ins(std::move(in)), outs(size_t(nOut)) {}
-  const std::string &opType() const override { return op; }
-  const std::string &domain() const override { return dom; }
-  int numInputs() const override { return int(ins.size()); }
-  const nd::Tensor *input(int i) const override {
-    return i >= 0 && i < int(ins.size()) ? ins[size_t(i)] : nullptr;
-  }
-  int numOutputs() const override { return int(outs.size()); }
-  nd::Tensor &output(int i, DType dt, const std::vector<int64_t> &shape) override {
-    Buf &b = outs.at(size_t(i));
-    b.t.dtype = dt;
-    b.t.shape = shape;
-    b.bytes.assign(std::max<size_t>(b.t.nbytes(), 1), 0xAB); // garbage: kernels must fill
-    b.t.data = b.bytes.data();
-    return b.t;
-  }
-  const nd::Attrs &attrs() const override { return at; }
-  void setInt(const std::string &n, int64_t v) {
-    nd::AttrValue a;
-    a.kind = nd::AttrValue::Int;
-    a.i = v;
-    at.values[n] = a;
-  }
-  void run() {
-    nd::KernelFn fn = nd::findKernel("com.microsoft", op);
-    ASSERT_NE(fn, nullptr);
-    fn(*this);
-  }
-  std::vector<float> out(int i = 0) const {
-    const nd::Tensor &t = outs.at(size_t(i)).t;
-    std::vector<float> v(size_t(t.numel()));
-    std::memcpy(v.data(), t.data, v.size() * sizeof(float));
-    return v;
-  }
-};
-
-void expectError(Ctx &c, std::initializer_list<const char *> needles) {
+void expectGqaError(Ctx &c, std::initializer_list<const char *> needles) {
   try {
     c.run();
     FAIL() << "expected an error";
@@ -112,7 +56,7 @@ struct Prefill {
 };
 
 Ctx gqa(std::vector<const nd::Tensor *> ins, int64_t hq, int64_t hkv, int nOut = 3) {
-  Ctx c(std::move(ins), nOut);
+  Ctx c("GroupQueryAttention", std::move(ins), nOut, "com.microsoft");
   c.setInt("num_heads", hq);
   c.setInt("kv_num_heads", hkv);
   return c;
@@ -138,44 +82,44 @@ TEST(NdAttention, WrongRanks) {
   std::vector<const nd::Tensor *> in = p.ins();
   in[0] = &q2.t;
   Ctx c1 = gqa(in, 4, 2);
-  expectError(c1, {"query must be 3-D", "[3,32]"});
+  expectGqaError(c1, {"query must be 3-D", "[3,32]"});
 
   Buf k2 = Buf::make<float>(DType::F32, {3, 16}, randoms(48, 5));
   in = p.ins();
   in[1] = &k2.t;
   Ctx c2 = gqa(in, 4, 2);
-  expectError(c2, {"key must be", "[3,16]"});
+  expectGqaError(c2, {"key must be", "[3,16]"});
 
   Buf pk = Buf::make<float>(DType::F32, {1, 2, 8}, randoms(16, 6));
   in = p.ins();
   in[3] = &pk.t;
   in[4] = &pk.t;
   Ctx c3 = gqa(in, 4, 2);
-  expectError(c3, {"past_key must be", "[1,2,8]"});
+  expectGqaError(c3, {"past_key must be", "[1,2,8]"});
 
   Buf sl = Buf::make<int32_t>(DType::I32, {1, 2}, {2, 2});
   in = p.ins();
   in[5] = &sl.t;
   Ctx c4 = gqa(in, 4, 2);
-  expectError(c4, {"seqlens_k must be [batch] or [batch, 1]"});
+  expectGqaError(c4, {"seqlens_k must be [batch] or [batch, 1]"});
 
   Buf tot = Buf::make<int32_t>(DType::I32, {2}, {3, 3});
   in = p.ins();
   in[6] = &tot.t;
   Ctx c5 = gqa(in, 4, 2);
-  expectError(c5, {"total_sequence_length must be a scalar"});
+  expectGqaError(c5, {"total_sequence_length must be a scalar"});
 }
 
 TEST(NdAttention, BadHeadCounts) {
   Prefill p;
   Ctx c1 = gqa(p.ins(), 4, 3);
-  expectError(c1, {"num_heads 4 is not a multiple of kv_num_heads 3"});
-  Ctx c2(p.ins());
-  expectError(c2, {"num_heads and kv_num_heads must be positive"});
+  expectGqaError(c1, {"num_heads 4 is not a multiple of kv_num_heads 3"});
+  Ctx c2("GroupQueryAttention", p.ins(), 3, "com.microsoft"); // no head counts
+  expectGqaError(c2, {"num_heads and kv_num_heads must be positive"});
   Ctx c3 = gqa(p.ins(), 5, 1); // 32 is not a multiple of 5
-  expectError(c3, {"hidden size 32"});
+  expectGqaError(c3, {"hidden size 32"});
   Ctx c4 = gqa(p.ins(), 4, 1); // key hidden 16 != 1*8
-  expectError(c4, {"key must be", "[1,3,8]"});
+  expectGqaError(c4, {"key must be", "[1,3,8]"});
 }
 
 TEST(NdAttention, BadLengthsAndOptionalInputs) {
@@ -183,13 +127,13 @@ TEST(NdAttention, BadLengthsAndOptionalInputs) {
   std::vector<const nd::Tensor *> in = p.ins();
   in[2] = nullptr;
   Ctx c1 = gqa(in, 4, 2);
-  expectError(c1, {"key and value must both be given"});
+  expectGqaError(c1, {"key and value must both be given"});
 
   Buf sl = Buf::make<int32_t>(DType::I32, {1}, {3});
   in = p.ins();
   in[5] = &sl.t;
   Ctx c2 = gqa(in, 4, 2);
-  expectError(c2, {"seqlens_k[0] = 3 is outside [0, 3)"});
+  expectGqaError(c2, {"seqlens_k[0] = 3 is outside [0, 3)"});
 
   // A past of 2 with 3 new tokens needs total 5 (or a shared buffer >= total).
   Buf pk = Buf::make<float>(DType::F32, {1, 2, 2, 8}, randoms(32, 7));
@@ -199,11 +143,11 @@ TEST(NdAttention, BadLengthsAndOptionalInputs) {
   in[4] = &pk.t;
   in[6] = &tot.t;
   Ctx c3 = gqa(in, 4, 2);
-  expectError(c3, {"total_sequence_length 4 must be past_seq + seq = 5"});
+  expectGqaError(c3, {"total_sequence_length 4 must be past_seq + seq = 5"});
 
   Ctx c4 = gqa(p.ins(), 4, 2);
   c4.setInt("do_rotary", 1);
-  expectError(c4, {"do_rotary=1 needs cos_cache"});
+  expectGqaError(c4, {"do_rotary=1 needs cos_cache"});
 
   // Positions 0..2 but a cache of 2 positions.
   Buf cs = Buf::make<float>(DType::F32, {2, 4}, randoms(8, 8));
@@ -213,26 +157,26 @@ TEST(NdAttention, BadLengthsAndOptionalInputs) {
   in[8] = &cs.t;
   Ctx c5 = gqa(in, 4, 2);
   c5.setInt("do_rotary", 1);
-  expectError(c5, {"rotary position 2 is outside the cos/sin cache of 2"});
+  expectGqaError(c5, {"rotary position 2 is outside the cos/sin cache of 2"});
 
   Buf pk16 = Buf::make<uint16_t>(DType::F16, {1, 2, 0, 8}, {});
   in = p.ins();
   in[3] = &pk16.t;
   in[4] = &pk16.t;
   Ctx c6 = gqa(in, 4, 2);
-  expectError(c6, {"past_key has dtype f16", "quantized"});
+  expectGqaError(c6, {"past_key has dtype f16", "quantized"});
 
   Buf bias = Buf::make<float>(DType::F32, {1, 4, 3, 2}, randoms(24, 9));
   in = p.ins();
   in.resize(11);
   in[10] = &bias.t;
   Ctx c7 = gqa(in, 4, 2);
-  expectError(c7, {"attention_bias must be", "[1,4,3,2]"});
+  expectGqaError(c7, {"attention_bias must be", "[1,4,3,2]"});
 
   Ctx c8 = gqa(p.ins(), 4, 2);
   c8.setInt("causal", 0);
   c8.setInt("local_window_size", 2);
-  expectError(c8, {"local_window_size needs causal=1"});
+  expectGqaError(c8, {"local_window_size needs causal=1"});
 }
 
 TEST(NdAttention, UnsupportedFeaturesAreRefused) {
@@ -241,12 +185,12 @@ TEST(NdAttention, UnsupportedFeaturesAreRefused) {
   in.resize(17);
   in[16] = &p.seqlens.t;
   Ctx c1 = gqa(in, 4, 2);
-  expectError(c1, {"query_seqlens", "not supported"});
+  expectGqaError(c1, {"query_seqlens", "not supported"});
   Ctx c2 = gqa(p.ins(), 4, 2, 4);
-  expectError(c2, {"output_qk"});
+  expectGqaError(c2, {"output_qk"});
   Ctx c3 = gqa(p.ins(), 4, 2);
   c3.setInt("sliding_window_cache", 1);
-  expectError(c3, {"sliding_window_cache"});
+  expectGqaError(c3, {"sliding_window_cache"});
 }
 
 // Zero queries: every visible key gets the same weight, so each output row is

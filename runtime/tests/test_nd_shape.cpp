@@ -7,6 +7,7 @@
 #include "../src/cpu_kernels.h"
 #include "ingot/runtime/error.h"
 #include "ingot/runtime/nd.h"
+#include "nd_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -18,94 +19,9 @@ using namespace ingot;
 
 namespace {
 
-// An owning tensor for tests.
-struct Buf {
-  nd::Tensor t;
-  std::vector<uint8_t> bytes;
-  template <class T>
-  static Buf make(DType dt, std::vector<int64_t> shape, const std::vector<T> &v) {
-    Buf b;
-    b.t.dtype = dt;
-    b.t.shape = std::move(shape);
-    EXPECT_EQ(size_t(b.t.numel()) * sizeof(T), v.size() * sizeof(T));
-    EXPECT_EQ(dtypeSize(dt), sizeof(T));
-    b.bytes.resize(std::max<size_t>(v.size() * sizeof(T), 1));
-    if (!v.empty())
-      std::memcpy(b.bytes.data(), v.data(), v.size() * sizeof(T));
-    b.t.data = b.bytes.data();
-    return b;
-  }
-};
-
-struct Ctx : nd::KernelContext {
-  std::string op, dom;
-  std::vector<const nd::Tensor *> ins;
-  std::vector<Buf> outs;
-  nd::Attrs at;
-
-  Ctx(std::string o, std::vector<const nd::Tensor *> in, int nOut = 1)
-      : op(std::move(o)), ins(std::move(in)), outs(size_t(nOut)) {}
-  const std::string &opType() const override { return op; }
-  const std::string &domain() const override { return dom; }
-  int numInputs() const override { return int(ins.size()); }
-  const nd::Tensor *input(int i) const override {
-    return i >= 0 && i < int(ins.size()) ? ins[size_t(i)] : nullptr;
-  }
-  int numOutputs() const override { return int(outs.size()); }
-  nd::Tensor &output(int i, DType dt, const std::vector<int64_t> &shape) override {
-    Buf &b = outs.at(size_t(i));
-    b.t.dtype = dt;
-    b.t.shape = shape;
-    b.bytes.assign(std::max<size_t>(b.t.nbytes(), 1), 0xAB); // garbage: kernels must fill
-    b.t.data = b.bytes.data();
-    return b.t;
-  }
-  const nd::Attrs &attrs() const override { return at; }
-
-  void setInt(const std::string &n, int64_t v) {
-    nd::AttrValue a;
-    a.kind = nd::AttrValue::Int;
-    a.i = v;
-    at.values[n] = a;
-  }
-  void setInts(const std::string &n, std::vector<int64_t> v) {
-    nd::AttrValue a;
-    a.kind = nd::AttrValue::Ints;
-    a.ints = std::move(v);
-    at.values[n] = a;
-  }
-  void setString(const std::string &n, const std::string &v) {
-    nd::AttrValue a;
-    a.kind = nd::AttrValue::String;
-    a.s = v;
-    at.values[n] = a;
-  }
-  void run(const char *domain = "") {
-    nd::KernelFn fn = nd::findKernel(domain, op);
-    ASSERT_NE(fn, nullptr) << op;
-    fn(*this);
-  }
-  template <class T> std::vector<T> out(int i = 0) const {
-    const nd::Tensor &t = outs.at(size_t(i)).t;
-    std::vector<T> v(size_t(t.numel()));
-    std::memcpy(v.data(), t.data, v.size() * sizeof(T));
-    return v;
-  }
-};
-
-// Runs the op expecting an ingot::Error whose message contains every needle.
-void expectError(Ctx &c, std::initializer_list<const char *> needles) {
-  nd::KernelFn fn = nd::findKernel("", c.op);
-  ASSERT_NE(fn, nullptr) << c.op;
-  try {
-    fn(c);
-    FAIL() << c.op << ": expected an error";
-  } catch (const Error &e) {
-    for (const char *n : needles)
-      EXPECT_NE(std::string(e.what()).find(n), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << n << "'";
-  }
-}
+using ndtest::Buf;
+using ndtest::Ctx;
+using ndtest::expectError;
 
 std::vector<float> iota(size_t n) {
   std::vector<float> v(n);
