@@ -6,6 +6,7 @@
 #pragma once
 #include "ingot/runtime/plan.h"
 #include "ingot/schema/plan_generated.h"
+#include "test_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,17 +25,7 @@ using namespace ingot;
 namespace fb = ingot::plan;
 namespace fs = std::filesystem;
 
-struct TmpDir {
-  fs::path path;
-  TmpDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ingot-cpu-exec-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-};
+using testutil::TmpDir;
 
 struct AttrSpec {
   std::string name;

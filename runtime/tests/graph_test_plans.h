@@ -8,6 +8,7 @@
 #include "ingot/runtime/plan.h"
 #include "ingot/runtime/weights.h"
 #include "ingot/schema/plan_generated.h"
+#include "test_util.h"
 
 #include <cstring>
 #include <filesystem>
@@ -21,17 +22,7 @@ using namespace ingot;
 namespace fb = ingot::plan;
 namespace fs = std::filesystem;
 
-struct TmpDir {
-  fs::path path;
-  TmpDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ingot-graph-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-};
+using testutil::TmpDir;
 
 template <class T> std::vector<uint8_t> bytesOf(const std::vector<T> &v) {
   std::vector<uint8_t> b(v.size() * sizeof(T));

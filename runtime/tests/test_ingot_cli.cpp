@@ -18,6 +18,8 @@ using json = nlohmann::json;
 
 namespace {
 
+using testutil::Cmd;
+
 // 0 = <eos> (special), 1..26 = a..z, 27 = "Ġ" (byte-level space), 28.. = A..V.
 std::string tinyTokenizerJson() {
   json vocab = json::object();
@@ -53,10 +55,6 @@ std::string tinyTokenizerJson() {
   return j.dump();
 }
 
-struct Cmd {
-  int code = -1;
-  std::string out, err;
-};
 
 struct CliTest : ::testing::Test {
   TmpDir dir;
@@ -70,31 +68,8 @@ struct CliTest : ::testing::Test {
     plan = b.write(dir.path / "tiny.plan");
   }
 
-  static std::string quote(const std::string &s) {
-    std::string r = "'";
-    for (char c : s)
-      r += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return r + "'";
-  }
-
   Cmd ingot(const std::vector<std::string> &args) {
-    std::string cmd = quote(INGOT_CLI_PATH);
-    for (const auto &a : args)
-      cmd += " " + quote(a);
-    const fs::path out = dir.path / "stdout", err = dir.path / "stderr";
-    cmd += " >" + quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
-    const int st = std::system(cmd.c_str());
-    Cmd r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    auto slurp = [](const fs::path &p) {
-      std::ifstream f(p, std::ios::binary);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      return ss.str();
-    };
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return testutil::runTool(INGOT_CLI_PATH, args, dir.path);
   }
 
   // Parses a little-endian float32 2-D .npy file written by `ingot logits`.

@@ -21,38 +21,14 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Cmd {
-  int code = -1;
-  std::string out, err;
-};
+using testutil::Cmd;
+
 
 struct ExecCliTest : ::testing::Test {
   TmpDir dir;
 
-  static std::string quote(const std::string &s) {
-    std::string r = "'";
-    for (char c : s)
-      r += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return r + "'";
-  }
   Cmd ingot(const std::vector<std::string> &args) {
-    std::string cmd = quote(INGOT_CLI_PATH);
-    for (const auto &a : args)
-      cmd += " " + quote(a);
-    const fs::path out = dir.path / "stdout", err = dir.path / "stderr";
-    cmd += " >" + quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
-    const int st = std::system(cmd.c_str());
-    Cmd r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    auto slurp = [](const fs::path &p) {
-      std::ifstream f(p, std::ios::binary);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      return ss.str();
-    };
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return testutil::runTool(INGOT_CLI_PATH, args, dir.path);
   }
 
   // x f32[batch,3] and ids i64[batch] in; x, a constant and ids out.
