@@ -14,6 +14,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <sys/mman.h>
 #include <thread>
@@ -364,5 +365,40 @@ void launchBody(const LaunchOptions &o, dim3 grid, dim3 dim, size_t dyn,
 }
 
 } // namespace detail
+
+namespace {
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, RegisteredKernel> kernels;
+};
+Registry &registry() {
+  static Registry r;
+  return r;
+}
+} // namespace
+
+bool registerKernel(const char *name, const RegisteredKernel &k) {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.kernels.emplace(name, k);
+  return true;
+}
+
+const RegisteredKernel *findKernel(const char *name) {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.kernels.find(name);
+  return it == r.kernels.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> registeredKernels() {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  std::vector<std::string> names;
+  for (const auto &kv : r.kernels)
+    names.push_back(kv.first);
+  return names;
+}
+
 } // namespace cudaemu
 } // namespace ingot

@@ -23,12 +23,15 @@
 // fibers) but are neither size-checked nor poisoned: kernels should use
 // INGOT_SHARED_ARRAY.
 #pragma once
+#include "ingot/runtime/dtype.h"
 #include "ingot/runtime/error.h"
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <string>
+#include <vector>
 #include <math.h>
 #include <tuple>
 #include <type_traits>
@@ -52,6 +55,37 @@ struct alignas(8) float2 {
 struct alignas(16) float4 {
   float x, y, z, w;
 };
+struct alignas(8) uint2 {
+  unsigned x, y;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+
+// 16-bit float storage types with the conversions of cuda_bf16.h /
+// cuda_fp16.h: float -> bf16/f16 rounds to nearest even, NaN stays NaN.
+struct alignas(2) bf16 {
+  unsigned short bits;
+};
+struct alignas(2) f16 {
+  unsigned short bits;
+};
+inline float bf16ToFloat(bf16 h) {
+  uint32_t u = uint32_t(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline bf16 floatToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return bf16{static_cast<unsigned short>((u >> 16) | 0x40u)}; // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return bf16{static_cast<unsigned short>(u >> 16)};
+}
+inline float f16ToFloat(f16 h) { return ::ingot::f16ToFloat(h.bits); }
+inline f16 floatToF16(float f) { return f16{::ingot::floatToF16(f)}; }
 
 // The order in which a block's ready fibers are resumed. Running a suite in
 // both orders exposes a missing barrier (a read of a value another thread
@@ -140,6 +174,35 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(P..
              std::forward<A>(args)...);
 }
 
+// ---- Kernel registry (the fake driver's "modules"). Entry points that
+// follow the one-struct ABI (docs/dev/cuda-abi.md) register by name when a
+// translation unit defines INGOT_EMU_REGISTER_KERNELS before including the
+// kernel sources; the fake driver then launches them from cuLaunchKernel's
+// `void **kernelParams` like the real driver. ----
+struct RegisteredKernel {
+  // Runs the kernel to completion; args[0] points at the parameter struct.
+  void (*run)(const LaunchOptions &o, dim3 grid, dim3 block, size_t shmem, void **args);
+  size_t paramBytes; // sizeof the parameter struct (graph capture copies it)
+};
+// Registers `name` (first registration wins; returns true). Thread-safe.
+bool registerKernel(const char *name, const RegisteredKernel &k);
+// nullptr when no kernel of that name is registered.
+const RegisteredKernel *findKernel(const char *name);
+// Names of all registered kernels, sorted.
+std::vector<std::string> registeredKernels();
+
+namespace detail {
+template <class P> struct KernelThunk;
+template <class P> struct KernelThunk<void (*)(P)> {
+  template <void (*K)(P)>
+  static void run(const LaunchOptions &o, dim3 grid, dim3 block, size_t shmem, void **args) {
+    P p;
+    std::memcpy(static_cast<void *>(&p), args[0], sizeof(P));
+    launchWith(o, grid, block, shmem, K, p);
+  }
+};
+} // namespace detail
+
 } // namespace cudaemu
 } // namespace ingot
 
@@ -148,6 +211,16 @@ using ingot::cudaemu::dim3;
 using ingot::cudaemu::float2;
 using ingot::cudaemu::float4;
 using ingot::cudaemu::uint3;
+using ingot::cudaemu::uint2;
+using ingot::cudaemu::uint4;
+using __nv_bfloat16 = ingot::cudaemu::bf16;
+using __half = ingot::cudaemu::f16;
+inline float __bfloat162float(__nv_bfloat16 h) { return ingot::cudaemu::bf16ToFloat(h); }
+inline __nv_bfloat16 __float2bfloat16(float f) { return ingot::cudaemu::floatToBf16(f); }
+inline __nv_bfloat16 __float2bfloat16_rn(float f) { return ingot::cudaemu::floatToBf16(f); }
+inline float __half2float(__half h) { return ingot::cudaemu::f16ToFloat(h); }
+inline __half __float2half(float f) { return ingot::cudaemu::floatToF16(f); }
+inline __half __float2half_rn(float f) { return ingot::cudaemu::floatToF16(f); }
 
 #define __global__
 #define __device__
@@ -202,3 +275,20 @@ inline int __float_as_int(float f) {
   return i;
 }
 template <class T> inline T __ldg(const T *p) { return *p; }
+
+// Registration hook used by the INGOT_DEFINE_* macros of the kernel sources
+// (common.cuh defines it empty for NVRTC and for TUs that do not register).
+#if defined(INGOT_EMU_REGISTER_KERNELS)
+#define INGOT_REGISTER_KERNEL(fn)                                                          \
+  static const bool ingot_registered_##fn = ::ingot::cudaemu::registerKernel(              \
+      #fn, ::ingot::cudaemu::RegisteredKernel{                                             \
+               &::ingot::cudaemu::detail::KernelThunk<decltype(&fn)>::run<&fn>,            \
+               sizeof(*::ingot::cudaemu::detail::paramOf(&fn))});
+namespace ingot {
+namespace cudaemu {
+namespace detail {
+template <class P> P *paramOf(void (*)(P)) { return nullptr; }
+} // namespace detail
+} // namespace cudaemu
+} // namespace ingot
+#endif

@@ -8,12 +8,18 @@
 #pragma once
 
 #if defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #define INGOT_SHARED_ARRAY(T, name, n) __shared__ __align__(16) T name[n]
 #define INGOT_DYNAMIC_SHARED(T, name)                                                      \
   extern __shared__ __align__(16) unsigned char ingot_dynamic_smem_[];                     \
   T *const name = reinterpret_cast<T *>(ingot_dynamic_smem_)
 #elif !defined(INGOT_CUDA_EMU)
 #error "include runtime/cuda/emu/cuda_emu.h before the kernel sources on the host"
+#endif
+
+#ifndef INGOT_REGISTER_KERNEL
+#define INGOT_REGISTER_KERNEL(fn)
 #endif
 
 #define INGOT_FULL_MASK 0xffffffffu
@@ -59,4 +65,43 @@ __device__ __forceinline__ float ingot_block_reduce(float v, float *red, bool is
   }
   __syncthreads();
   return red[32];
+}
+
+// ---- Storage dtypes. Kernels are templates over the storage type T of
+// their activations: float, __nv_bfloat16 or __half (the emulation defines
+// the same names with the same round-to-nearest-even conversions). Math is
+// always fp32: load with ingot_ld, store with ingot_st. ----
+__device__ __forceinline__ float ingot_to_f32(float v) { return v; }
+__device__ __forceinline__ float ingot_to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float ingot_to_f32(__half v) { return __half2float(v); }
+template <class T> __device__ __forceinline__ T ingot_from_f32(float v);
+template <> __device__ __forceinline__ float ingot_from_f32<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 ingot_from_f32<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <> __device__ __forceinline__ __half ingot_from_f32<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <class T> __device__ __forceinline__ float ingot_ld(const T *p) { return ingot_to_f32(*p); }
+template <class T> __device__ __forceinline__ void ingot_st(T *p, float v) {
+  *p = ingot_from_f32<T>(v);
+}
+
+// 16-byte vectors: ingot_vec<T>::n elements of T in one uint4 load/store.
+// p must be 16-byte aligned (check with ingot_aligned16).
+template <class T> struct ingot_vec { static constexpr int n = 16 / (int)sizeof(T); };
+template <class T> __device__ __forceinline__ void ingot_ld16(const T *p, float *out) {
+  const uint4 raw = *reinterpret_cast<const uint4 *>(p);
+  const T *e = reinterpret_cast<const T *>(&raw);
+#pragma unroll
+  for (int i = 0; i < ingot_vec<T>::n; ++i)
+    out[i] = ingot_to_f32(e[i]);
+}
+template <class T> __device__ __forceinline__ void ingot_st16(T *p, const float *v) {
+  uint4 raw;
+  T *e = reinterpret_cast<T *>(&raw);
+#pragma unroll
+  for (int i = 0; i < ingot_vec<T>::n; ++i)
+    e[i] = ingot_from_f32<T>(v[i]);
+  *reinterpret_cast<uint4 *>(p) = raw;
 }
