@@ -42,6 +42,18 @@ std::vector<fs::path> kernelFiles() {
   return files;
 }
 
+// Every file a kernel may #include by name: *.cuh and *.h beside them.
+std::vector<fs::path> kernelHeaders() {
+  std::vector<fs::path> files;
+  fs::path dir = fs::path(INGOT_SOURCE_DIR) / "runtime/cuda/kernels";
+  if (fs::is_directory(dir))
+    for (const auto &e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".cuh" || e.path().extension() == ".h")
+        files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 // A fresh, per-test cache directory under the build tree.
 fs::path freshCacheDir(const std::string &tag) {
   fs::path d = fs::path(INGOT_TEST_TMP) / ("nvrtc-cache-" + tag);
@@ -82,10 +94,14 @@ TEST(Nvrtc, CompilesEveryKernelForAllArchs) {
     std::string err;
     NvrtcOptions opts;
     opts.useCache = false;
-    // The kernel files include each other by name (common.cuh).
-    for (const auto &h : kernelFiles())
+    // The kernel files include each other by name (common.cuh, *_abi.h).
+    for (const auto &h : kernelHeaders())
       opts.headers.push_back({h.filename().string(), readFile(h)});
-    ASSERT_TRUE(ingot::cuda::compileCuda(readFile(file), file.filename().string(), kArchs,
+    // Family files define their entry points through INGOT_DEFINE_* macros;
+    // INGOT_KERNELS_INSTANTIATE_ALL makes each instantiate a representative
+    // set (docs/dev/cuda-abi.md).
+    const std::string src = "#define INGOT_KERNELS_INSTANTIATE_ALL 1\n" + readFile(file);
+    ASSERT_TRUE(ingot::cuda::compileCuda(src, file.filename().string(), kArchs,
                                          /*withPtx=*/true, out, err, opts))
         << err;
     ASSERT_EQ(out.size(), 4u);
