@@ -63,6 +63,18 @@ struct PreparedStep {
 
 std::string stepLabel(const fb::Step &s, size_t index);
 
+// A Rope step's attributes (head_dim, rotary_dim, theta, style, scaling and
+// its parameters), checked as the CPU executor checks them, and the fp32
+// inverse-frequency table [rotary_dim/2] the CPU rope uses: the "table"
+// scaling's stored values, else cpu::ropeInvFreq. The CUDA executor uploads
+// this table for ingot_rope_* (runtime/cuda/kernels/rope_abi.h), so both
+// backends rotate by the same angles. Throws ingot::Error naming `label`.
+struct RopeStepAttrs {
+  cpu::RopeParams params;
+  std::vector<float> invFreq;
+};
+RopeStepAttrs ropeStepAttrs(const fb::Step &step, const std::string &label);
+
 // Validates step `index` (tensor ids, arity, dtypes, static shapes, attrs) and
 // parses its attributes. Throws ingot::Error naming the step.
 PreparedStep prepareStep(const fb::Plan &plan, size_t index,

@@ -186,15 +186,9 @@ void prepareNorm(StepChecker &c, PreparedStep &p, bool add, bool layer) {
   c.check(p.eps >= 0.0f, "attribute 'epsilon' must be >= 0");
 }
 
-void prepareRope(StepChecker &c, PreparedStep &p) {
-  c.arity(2, 2, 1);
-  c.isFloat(p.in[0]);
-  c.isIds(p.in[1]);
-  c.rank(p.in[0], 2);
-  c.sameShape(p.in[0], p.out[0]);
-  c.check(c.t(p.in[0]).shape[0] == c.t(p.in[1]).shape[0],
-          c.what(p.in[0]) + " and positions " + c.what(p.in[1]) + " must have the same rows");
-  cpu::RopeParams &r = p.rope;
+// The Rope step's attributes and the fp32 inverse frequencies the CPU rope
+// uses ("table": the stored values, else cpu::ropeInvFreq).
+void parseRopeAttrs(const StepChecker &c, cpu::RopeParams &r, std::vector<float> &invFreq) {
   const int64_t hd = c.attrInt("head_dim");
   const int64_t rd = c.attrInt("rotary_dim");
   c.check(hd > 0 && hd <= 65536, "attribute 'head_dim' must be positive");
@@ -202,8 +196,6 @@ void prepareRope(StepChecker &c, PreparedStep &p) {
           "attribute 'rotary_dim' must be even and in (0, head_dim]");
   r.headDim = int(hd);
   r.rotaryDim = int(rd);
-  c.check(c.t(p.in[0]).shape[1] % hd == 0,
-          c.what(p.in[0]) + ": width is not a multiple of head_dim " + std::to_string(hd));
   r.theta = c.attrFloat("theta");
   c.check(r.theta > 0.0, "attribute 'theta' must be positive");
   const std::string style = c.attrStr("style");
@@ -236,12 +228,26 @@ void prepareRope(StepChecker &c, PreparedStep &p) {
             "attribute 'inv_freq' needs rotary_dim/2 = " + std::to_string(rd / 2) +
                 " values, has " + std::to_string(inv.size()));
     r.scaling = cpu::RopeParams::Scaling::None;
-    p.invFreq.assign(inv.begin(), inv.end());
+    invFreq.assign(inv.begin(), inv.end());
     return;
   } else {
     c.fail("attribute 'scaling' is \"" + scaling + "\", expected none, linear, llama3 or table");
   }
-  p.invFreq = cpu::ropeInvFreq(r);
+  invFreq = cpu::ropeInvFreq(r);
+}
+
+void prepareRope(StepChecker &c, PreparedStep &p) {
+  c.arity(2, 2, 1);
+  c.isFloat(p.in[0]);
+  c.isIds(p.in[1]);
+  c.rank(p.in[0], 2);
+  c.sameShape(p.in[0], p.out[0]);
+  c.check(c.t(p.in[0]).shape[0] == c.t(p.in[1]).shape[0],
+          c.what(p.in[0]) + " and positions " + c.what(p.in[1]) + " must have the same rows");
+  parseRopeAttrs(c, p.rope, p.invFreq);
+  const int64_t hd = p.rope.headDim;
+  c.check(c.t(p.in[0]).shape[1] % hd == 0,
+          c.what(p.in[0]) + ": width is not a multiple of head_dim " + std::to_string(hd));
 }
 
 void prepareAttention(StepChecker &c, PreparedStep &p,
@@ -360,6 +366,15 @@ void prepareMoE(StepChecker &c, PreparedStep &p) {
 }
 
 } // namespace
+
+RopeStepAttrs ropeStepAttrs(const fb::Step &step, const std::string &label) {
+  INGOT_CHECK(step.op() == fb::OpKind::Rope, label + ": not a Rope step");
+  static const std::vector<TensorSlot> kNoTensors;
+  const StepChecker c{step, label, kNoTensors};
+  RopeStepAttrs a;
+  parseRopeAttrs(c, a.params, a.invFreq);
+  return a;
+}
 
 PreparedStep prepareStep(const fb::Plan &plan, size_t index,
                          const std::vector<TensorSlot> &tensors,

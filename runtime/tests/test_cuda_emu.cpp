@@ -1,12 +1,8 @@
-// The CUDA emulation (runtime/cuda/emu/cuda_emu.h) and the portable kernels
-// (runtime/cuda/kernels/*.cuh) on the CPU. Semantics tests compare with
-// values written out from CUDA's documented rules (shuffle sources, barrier
-// visibility); kernel tests compare with the independent CPU reference
-// kernels (runtime/src/cpu_kernels.h, double-precision reductions) at 1e-5
-// relative, over odd widths, misaligned rows, block sizes and both fiber
-// orders.
-#include "../src/cpu_kernels.h"
-
+// The CUDA emulation (runtime/cuda/emu/cuda_emu.h) itself: semantics tests
+// compare with values written out from CUDA's documented rules (shuffle
+// sources, barrier visibility) and check the misuse errors. The kernels of
+// runtime/cuda/kernels/*.cuh are compared with the CPU reference kernels in
+// test_cuda_kernels_core.cpp (and the other test_cuda_kernels_*.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,9 +14,7 @@
 
 // After the standard headers: the emulation defines threadIdx, warpSize, ...
 #include "cuda/emu/cuda_emu.h"
-#include "cuda/kernels/norm.cuh"
-#include "cuda/kernels/silu_mul.cuh"
-#include "cuda/kernels/softmax.cuh"
+#include "cuda/kernels/common.cuh"
 
 using ingot::cudaemu::FiberOrder;
 using ingot::cudaemu::LaunchOptions;
@@ -270,133 +264,6 @@ TEST(CudaEmu, ReportsSharedOverflowAndBadLaunches) {
   EXPECT_NE(e.find("more than 1024 threads"), std::string::npos) << e;
   e = errorOf([&] { launch(0, 32, 0, kIndices, buf.data()); });
   EXPECT_NE(e.find("zero dimension"), std::string::npos) << e;
-}
-
-// ---- Kernels vs the CPU references ----
-
-struct Buf {
-  std::vector<float> v;
-  float *p;
-  // offset 1: every row start misaligned when the width is a multiple of 4.
-  Buf(size_t n, int offset) : v(n + 4, 0.0f), p(v.data() + offset) {}
-};
-
-void fill(float *p, size_t n, std::mt19937 &rng, float lo, float hi) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  for (size_t i = 0; i < n; ++i)
-    p[i] = d(rng);
-}
-
-void expectClose(const float *got, const float *want, size_t n, const std::string &what) {
-  int bad = 0;
-  for (size_t i = 0; i < n && bad < 5; ++i) {
-    if (!(std::fabs(got[i] - want[i]) <= 1e-5f * std::fabs(want[i]))) {
-      ADD_FAILURE() << what << " [" << i << "]: got " << got[i] << " want " << want[i];
-      ++bad;
-    }
-  }
-}
-
-struct Shape {
-  int64_t rows, width;
-};
-const Shape kShapes[] = {{3, 1}, {3, 3}, {4, 33}, {3, 1000}, {2, 4096}, {3, 4099}};
-const int kBlocks[] = {32, 128, 256};
-
-template <class F> void forEachConfig(F f) {
-  for (const Shape &s : kShapes)
-    for (int block : kBlocks)
-      for (int offset : {0, 1}) {
-        const FiberOrder ord = block == 128 ? FiberOrder::Reverse : FiberOrder::Forward;
-        const std::string what = "R=" + std::to_string(s.rows) + " H=" +
-                                 std::to_string(s.width) + " block=" + std::to_string(block) +
-                                 " offset=" + std::to_string(offset);
-        f(s.rows, s.width, block, offset, ord, what);
-      }
-}
-
-LaunchOptions opts(FiberOrder ord) {
-  LaunchOptions o;
-  o.order = ord;
-  return o;
-}
-
-TEST(CudaEmuKernels, RmsNormMatchesCpu) {
-  std::mt19937 rng(1);
-  forEachConfig([&](int64_t R, int64_t H, int block, int off, FiberOrder ord,
-                    const std::string &what) {
-    const size_t n = size_t(R * H);
-    Buf x(n, off), g(size_t(H), off), out(n, off);
-    fill(x.p, n, rng, -2.0f, 2.0f);
-    fill(g.p, size_t(H), rng, 0.5f, 1.5f);
-    std::vector<float> want(n);
-    ingot::cpu::rmsNorm(x.p, R, H, g.p, 1e-5f, want.data());
-    launchWith(opts(ord), unsigned(R), unsigned(block), 0, ingot_rms_norm_f32,
-               (const float *)x.p, (const float *)g.p, out.p, (long long)H, 1e-5f);
-    expectClose(out.p, want.data(), n, "rms_norm " + what);
-  });
-}
-
-TEST(CudaEmuKernels, AddRmsNormMatchesCpuIncludingInPlace) {
-  std::mt19937 rng(2);
-  forEachConfig([&](int64_t R, int64_t H, int block, int off, FiberOrder ord,
-                    const std::string &what) {
-    const size_t n = size_t(R * H);
-    Buf x(n, off), r(n, off), g(size_t(H), off), sum(n, off), normed(n, off);
-    fill(x.p, n, rng, -2.0f, 2.0f);
-    fill(r.p, n, rng, -2.0f, 2.0f);
-    fill(g.p, size_t(H), rng, 0.5f, 1.5f);
-    std::vector<float> wantSum(n), wantNormed(n);
-    ingot::cpu::addRmsNorm(x.p, r.p, R, H, g.p, 1e-6f, wantSum.data(), wantNormed.data());
-    launchWith(opts(ord), unsigned(R), unsigned(block), 0, ingot_add_rms_norm_f32,
-               (const float *)x.p, (const float *)r.p, (const float *)g.p, sum.p, normed.p,
-               (long long)H, 1e-6f);
-    expectClose(sum.p, wantSum.data(), n, "add_rms_norm sum " + what);
-    expectClose(normed.p, wantNormed.data(), n, "add_rms_norm normed " + what);
-    // sum aliasing the residual, as the executor runs it in place.
-    launchWith(opts(ord), unsigned(R), unsigned(block), 0, ingot_add_rms_norm_f32,
-               (const float *)x.p, (const float *)r.p, (const float *)g.p, r.p, normed.p,
-               (long long)H, 1e-6f);
-    expectClose(r.p, wantSum.data(), n, "add_rms_norm in-place sum " + what);
-    expectClose(normed.p, wantNormed.data(), n, "add_rms_norm in-place normed " + what);
-  });
-}
-
-TEST(CudaEmuKernels, SoftmaxMatchesCpu) {
-  std::mt19937 rng(3);
-  forEachConfig([&](int64_t R, int64_t C, int block, int off, FiberOrder ord,
-                    const std::string &what) {
-    const size_t n = size_t(R * C);
-    Buf x(n, off), out(n, off);
-    fill(x.p, n, rng, -8.0f, 8.0f);
-    std::vector<float> want(n);
-    ingot::cpu::softmax(x.p, R, C, want.data());
-    launchWith(opts(ord), unsigned(R), unsigned(block), 0, ingot_softmax_f32,
-               (const float *)x.p, out.p, (long long)C);
-    expectClose(out.p, want.data(), n, "softmax " + what);
-    // In place.
-    launchWith(opts(ord), unsigned(R), unsigned(block), 0, ingot_softmax_f32,
-               (const float *)x.p, x.p, (long long)C);
-    expectClose(x.p, want.data(), n, "softmax in-place " + what);
-  });
-}
-
-TEST(CudaEmuKernels, SiluMulMatchesCpu) {
-  std::mt19937 rng(4);
-  forEachConfig([&](int64_t R, int64_t H, int block, int off, FiberOrder ord,
-                    const std::string &what) {
-    const size_t n = size_t(R * H);
-    Buf gate(n, off), up(n, off), out(n, off);
-    fill(gate.p, n, rng, -6.0f, 6.0f);
-    fill(up.p, n, rng, -2.0f, 2.0f);
-    std::vector<float> want(n);
-    ingot::cpu::siluMul(gate.p, up.p, int64_t(n), want.data());
-    // Fewer blocks than elements need: the grid-stride loop covers the rest.
-    const unsigned grid = unsigned(std::min<size_t>(3, (n + block - 1) / size_t(block)));
-    launchWith(opts(ord), grid, unsigned(block), 0, ingot_silu_mul_f32,
-               (const float *)gate.p, (const float *)up.p, out.p, (long long)n);
-    expectClose(out.p, want.data(), n, "silu_mul " + what);
-  });
 }
 
 } // namespace
