@@ -177,12 +177,19 @@ private:
   }
 
   void bindArena(const fb::MemoryPlan &mem) {
-    // The CPU computes in fp32. If the plan sized 16-bit activations, every
-    // offset and size is scaled by 2: uniform scaling keeps them disjoint.
+    // The CPU computes in fp32. The plan sized activations in its compute
+    // dtype's bytes (ModelConfig.compute_dtype, docs/dev/cuda-abi.md): every
+    // offset and size is scaled by 4 / sizeof(compute dtype), which keeps
+    // them disjoint (tensors the compiler kept in f32, the logits, sit
+    // behind the scaled arena and only get more room). Plans written before
+    // compute_dtype existed: 2 when any activation is 16-bit.
     int64_t scale = 1;
+    const DType compute = plan_.model() ? DType(plan_.model()->compute_dtype()) : DType::F32;
+    if (isFloatDType(compute) && dtypeSize(compute) < sizeof(float))
+      scale = int64_t(sizeof(float) / dtypeSize(compute));
     for (const TensorSlot &t : tensors_)
       if (t.kind == fb::TensorKind::Activation && isFloatDType(t.dtype) && dtypeSize(t.dtype) == 2)
-        scale = 2;
+        scale = std::max<int64_t>(scale, 2);
     const uint64_t arenaBytes = mem.arena_bytes() * uint64_t(scale);
     INGOT_CHECK(mem.arena_bytes() < (uint64_t(1) << 40), "plan memory: arena_bytes is implausibly large");
     arena_ = ZeroedFloats(size_t(arenaBytes / sizeof(float) + 1)); // committed on first touch

@@ -504,8 +504,9 @@ private:
 } // namespace
 
 std::unique_ptr<Engine> Engine::create(const PlanFile &plan, const EngineOptions &opts) {
-  INGOT_CHECK(plan.target() == "cpu", "engine: plan " + plan.path() + " targets \"" + plan.target() +
-                                          "\"; this build serves \"cpu\" plans");
+  INGOT_CHECK(cpuRunsTarget(plan.target()),
+              "engine: plan " + plan.path() + " targets \"" + plan.target() +
+                  "\"; this build serves plans for cpu and CUDA (sm_*) targets");
   return std::make_unique<EngineImpl>(plan, opts);
 }
 

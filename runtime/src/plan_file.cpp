@@ -389,4 +389,20 @@ std::unique_ptr<PlanFile> PlanFile::open(const std::string &path,
   return pf;
 }
 
+bool cpuRunsTarget(const std::string &target) {
+  if (target.empty())
+    return false;
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t end = target.find(',', start);
+    if (end == std::string::npos)
+      end = target.size();
+    const std::string t = target.substr(start, end - start);
+    if (t != "cpu" && (t.size() <= 3 || t.compare(0, 3, "sm_") != 0))
+      return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 } // namespace ingot

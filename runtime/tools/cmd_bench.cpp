@@ -173,7 +173,9 @@ std::unique_ptr<ingot::PlanFile> openPlan(const BenchArgs &a) {
   ingot::PlanLoadOptions lo;
   lo.verifyWeights = !a.noVerifyWeights;
   auto pf = ingot::PlanFile::open(a.plan, lo);
-  INGOT_CHECK(pf->target() == "cpu", "plan " + a.plan + " targets \"" + pf->target() + "\"; this ingot runs \"cpu\" plans");
+  INGOT_CHECK(ingot::cpuRunsTarget(pf->target()),
+              "plan " + a.plan + " targets \"" + pf->target() +
+                  "\"; this ingot runs plans for cpu and CUDA (sm_*) targets");
   requireDecoderPlan(*pf, "bench");
   return pf;
 }

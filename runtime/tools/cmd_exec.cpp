@@ -100,8 +100,9 @@ int runExec(const ExecArgs &a) {
   ingot::PlanLoadOptions lo;
   lo.verifyWeights = !a.noVerifyWeights;
   auto pf = ingot::PlanFile::open(a.plan, lo);
-  INGOT_CHECK(pf->target() == "cpu",
-              "plan " + a.plan + " targets \"" + pf->target() + "\"; this ingot runs \"cpu\" plans");
+  INGOT_CHECK(ingot::cpuRunsTarget(pf->target()),
+              "plan " + a.plan + " targets \"" + pf->target() +
+                  "\"; this ingot runs plans for cpu and CUDA (sm_*) targets");
   INGOT_CHECK(pf->program().kind() == ingot::plan::PlanKind::Graph,
               "plan " + a.plan + " is a decoder plan; `ingot exec` runs graph plans (use "
                                  "`ingot run`, `ingot serve` or `ingot logits`)");

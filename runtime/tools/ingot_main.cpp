@@ -33,6 +33,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace fb = ingot::plan;
@@ -67,8 +68,9 @@ std::unique_ptr<ingot::PlanFile> openPlan(const LoadArgs &a) {
 
 std::unique_ptr<ingot::Executor> makeExecutor(const ingot::PlanFile &pf, const LoadArgs &a,
                                               const char *command) {
-  INGOT_CHECK(pf.target() == "cpu", "plan " + a.plan + " targets \"" + pf.target() +
-                                        "\"; this ingot runs \"cpu\" plans");
+  INGOT_CHECK(ingot::cpuRunsTarget(pf.target()),
+              "plan " + a.plan + " targets \"" + pf.target() +
+                  "\"; this ingot runs plans for cpu and CUDA (sm_*) targets");
   requireDecoderPlan(pf, command);
   ingot::ExecutorOptions eo;
   eo.weightsDir = a.weightsDir;
@@ -436,6 +438,11 @@ json describe(const ingot::PlanFile &pf, bool withSteps) {
       st["attrs"] = attrs;
       if (s->program())
         st["program_length"] = s->program()->size();
+      if (s->cuda_functions() && s->cuda_functions()->size()) {
+        st["cuda_functions"] = json::array();
+        for (const flatbuffers::String *f : *s->cuda_functions())
+          st["cuda_functions"].push_back(f ? f->str() : std::string());
+      }
       steps.push_back(st);
     }
   j["steps"] = {{"count", p.steps() ? p.steps()->size() : 0}, {"by_op", ops}};
@@ -443,7 +450,39 @@ json describe(const ingot::PlanFile &pf, bool withSteps) {
     j["steps"]["by_op_type"] = opTypes;
   if (withSteps)
     j["steps"]["list"] = steps;
-  j["kernels"] = p.kernels() ? p.kernels()->size() : 0;
+  // CUDA: the targets compiled for, each image of the plan's module, and
+  // the entry points of every step (cuda_functions).
+  json targets = json::array();
+  if (p.targets())
+    for (const flatbuffers::String *t : *p.targets())
+      targets.push_back(t ? t->str() : std::string());
+  j["targets"] = targets;
+  json kernels = json::array();
+  if (p.kernels())
+    for (const fb::Kernel *k : *p.kernels())
+      kernels.push_back({{"name", k->name() ? k->name()->str() : ""},
+                         {"arch", k->arch() ? k->arch()->str() : ""},
+                         {"format", k->format() ? k->format()->str() : ""},
+                         {"size", k->data() ? k->data()->size() : 0}});
+  j["kernels"] = kernels;
+  json stepFns = json::array();
+  size_t stepIndex = 0;
+  if (p.steps())
+    for (const fb::Step *s : *p.steps()) {
+      if (s->cuda_functions() && s->cuda_functions()->size()) {
+        json fns = json::array();
+        for (const flatbuffers::String *f : *s->cuda_functions())
+          fns.push_back(f ? f->str() : std::string());
+        const char *op = fb::EnumNameOpKind(s->op());
+        stepFns.push_back({{"step", stepIndex},
+                           {"op", op && *op ? op : "?"},
+                           {"name", s->name() ? s->name()->str() : ""},
+                           {"functions", fns}});
+      }
+      ++stepIndex;
+    }
+  if (!stepFns.empty())
+    j["cuda_functions"] = stepFns;
   return j;
 }
 
@@ -534,6 +573,37 @@ void printText(const json &j, const ingot::PlanFile &pf) {
     for (const auto &h : hist)
       o << "  " << h.second << " " << -h.first << "\n";
   }
+  if (!j["targets"].empty()) {
+    o << "targets";
+    for (const json &t : j["targets"])
+      o << " " << t.get<std::string>();
+    o << "\n";
+  }
+  if (!j["kernels"].empty()) {
+    o << "kernels " << j["kernels"].size() << "\n";
+    for (const json &k : j["kernels"]) {
+      o << "  " << k["name"].get<std::string>() << " " << k["format"].get<std::string>();
+      if (!k["arch"].get<std::string>().empty())
+        o << " " << k["arch"].get<std::string>();
+      o << " (" << human(k["size"]) << ")\n";
+    }
+  }
+  if (j.contains("cuda_functions")) {
+    std::set<std::string> distinct;
+    for (const json &s : j["cuda_functions"])
+      for (const json &f : s["functions"])
+        distinct.insert(f.get<std::string>());
+    o << "cuda functions " << distinct.size() << " distinct, by step\n";
+    for (const json &s : j["cuda_functions"]) {
+      o << "  " << s["step"] << " " << s["op"].get<std::string>();
+      if (!s["name"].get<std::string>().empty())
+        o << " \"" << s["name"].get<std::string>() << "\"";
+      o << ":";
+      for (const json &f : s["functions"])
+        o << " " << f.get<std::string>();
+      o << "\n";
+    }
+  }
   if (j["steps"].contains("list")) {
     size_t i = 0;
     for (const json &s : j["steps"]["list"]) {
@@ -609,11 +679,13 @@ int main(int argc, char **argv) {
   run->add_flag("--stats", ra.stats, "Print load time and prefill/decode speed to stderr");
 
   LoadArgs ia;
-  bool inspectJson = false, inspectSteps = false;
+  bool inspectJson = false, inspectSteps = false, inspectKernels = false;
   CLI::App *inspect = app.add_subcommand("inspect", "Describe a plan file");
   addLoadOptions(inspect, ia, false);
   inspect->add_flag("--json", inspectJson, "Print JSON");
   inspect->add_flag("--steps", inspectSteps, "List every step");
+  inspect->add_flag("--kernels", inspectKernels,
+                    "Print the plan's generated CUDA C++ source (plans compiled for sm_* targets)");
 
   LoadArgs la;
   std::string lids, lmode = "prefill", lout;
@@ -666,6 +738,19 @@ int main(int argc, char **argv) {
       return cmdRun(ra);
     if (inspect->parsed()) {
       auto pf = openPlan(ia);
+      if (inspectKernels) {
+        const fb::Plan &p = pf->program();
+        if (p.kernels())
+          for (const fb::Kernel *k : *p.kernels())
+            if (k->format() && k->format()->str() == "cuda-source" && k->data()) {
+              std::cout.write(reinterpret_cast<const char *>(k->data()->data()),
+                              std::streamsize(k->data()->size()));
+              return 0;
+            }
+        return fail("plan " + pf->path() +
+                        " has no CUDA source (compile it with ingotc --target sm_XX)",
+                    1);
+      }
       const json j = describe(*pf, inspectSteps);
       if (inspectJson)
         std::cout << j.dump(2) << "\n";

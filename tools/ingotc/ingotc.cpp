@@ -7,6 +7,9 @@
 //   ingotc model.onnx --stop-after=import|fold|raise   (print the IR there)
 //   ingotc graph.mlir                           (an imported ONNX module:
 //                                                ingot.source = "onnx")
+//   ingotc CHECKPOINT_DIR --target cpu,sm_80,sm_90a [--dtype bf16]
+//                                               (plus the plan's CUDA kernels,
+//                                                compiled with NVRTC)
 //
 // Runs the one compile pipeline (lib/Pipeline) and writes a plan. MLIR's
 // IR-printing flags (--mlir-print-ir-after-all, ...) apply to that pipeline.
@@ -19,6 +22,10 @@
 #include "ingot/Pipeline/Pipeline.h"
 #include "ingot/Target/Plan/PlanEmitter.h"
 #include "ingot/runtime/safetensors.h"
+#ifdef INGOT_HAVE_NVRTC
+#include "CudaModule.h"
+#include "Nvrtc.h"
+#endif
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -39,6 +46,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <chrono>
 
 using namespace mlir;
@@ -65,8 +73,26 @@ static cl::opt<WeightsMode> weightsMode(
                clEnumValN(WeightsMode::External, "external",
                           "in the checkpoint's safetensors, bound at load")),
     cl::init(WeightsMode::Embed), cl::cat(cat));
-static cl::opt<std::string> target("target", cl::desc("Target: cpu"),
-                                   cl::init("cpu"), cl::cat(cat));
+static cl::opt<std::string> target(
+    "target",
+    cl::desc("Comma-separated targets: cpu and/or CUDA archs (sm_80, sm_90, "
+             "sm_90a, ...); every sm_* arch gets a cubin, plus one PTX"),
+    cl::value_desc("list"), cl::init("cpu"), cl::cat(cat));
+static cl::opt<std::string> dtypeOpt(
+    "dtype",
+    cl::desc("Compute dtype of activations, KV cache and weights: f32, bf16 or "
+             "f16 (default: f32 for cpu only, bf16 when an sm_* target is given)"),
+    cl::value_desc("f32|bf16|f16"), cl::cat(cat));
+static cl::opt<bool> verbose("verbose",
+                             cl::desc("Print the CUDA kernel compile times"),
+                             cl::cat(cat));
+static cl::opt<bool> noKernelCache(
+    "no-kernel-cache", cl::desc("Compile the CUDA kernels without the NVRTC cache"),
+    cl::cat(cat));
+// Tests only: kernel headers from this directory replace the embedded ones
+// of the same name (stand-in kernel families).
+static cl::opt<std::string> cudaKernelHeaders("cuda-kernel-headers", cl::Hidden,
+                                              cl::cat(cat));
 static cl::opt<int64_t> maxTokens("max-tokens",
                                   cl::desc("Worst-case tokens per step"),
                                   cl::init(512), cl::cat(cat));
@@ -88,12 +114,14 @@ static cl::opt<std::string> tokenizerDir(
              "tokenizer_config.json) for the plan; default: the model's "
              "directory when it has one"),
     cl::value_desc("dir"), cl::cat(cat));
-enum class Emit { Import, Mlir, Plan };
+enum class Emit { Import, Mlir, Cuda, Plan };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"),
     cl::values(clEnumValN(Emit::Import, "import",
                           "print the IR right after the front end"),
                clEnumValN(Emit::Mlir, "mlir", "print the IR after the pipeline"),
+               clEnumValN(Emit::Cuda, "cuda",
+                          "print the plan's generated CUDA C++ module"),
                clEnumValN(Emit::Plan, "plan", "write the plan (default)")),
     cl::init(Emit::Plan), cl::cat(cat));
 enum class StopAfter { None, Import, Fold, Raise };
@@ -235,10 +263,44 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diag(sourceMgr, &ctx);
 
-  if (target != "cpu")
-    return fail("target '" + target +
-                "' is not available yet: this build compiles for 'cpu' only "
-                "(CUDA targets come with the CUDA backend)");
+  // --target: "cpu" and CUDA archs, each once.
+  std::vector<std::string> targets, archs;
+  {
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(target).split(parts, ',');
+    for (llvm::StringRef p : parts) {
+      std::string t = p.trim().str();
+      if (t.empty())
+        return fail("--target '" + target + "' has an empty entry");
+      if (std::find(targets.begin(), targets.end(), t) != targets.end())
+        return fail("--target lists '" + t + "' twice");
+      targets.push_back(t);
+      if (t == "cpu")
+        continue;
+      if (!llvm::StringRef(t).starts_with("sm_"))
+        return fail("--target entry '" + t +
+                    "' is neither 'cpu' nor a CUDA arch (sm_80, sm_90a, ...)");
+#ifdef INGOT_HAVE_NVRTC
+      std::string err;
+      if (!::ingot::cuda::checkArch(t, err))
+        return fail("--target entry '" + t + "': " + err);
+#else
+      return fail("--target entry '" + t +
+                  "': this ingotc was built without NVRTC (INGOT_ENABLE_NVRTC=OFF), "
+                  "so it cannot compile CUDA kernels; use --target cpu");
+#endif
+      archs.push_back(t);
+    }
+  }
+  std::string computeDtype = dtypeOpt;
+  if (computeDtype.empty())
+    computeDtype = archs.empty() ? "f32" : "bf16";
+  if (computeDtype != "f32" && computeDtype != "bf16" && computeDtype != "f16")
+    return fail("--dtype '" + computeDtype + "' is not f32, bf16 or f16");
+#ifndef INGOT_HAVE_NVRTC
+  if (emit == Emit::Cuda)
+    return fail("--emit=cuda needs an ingotc built with NVRTC (INGOT_ENABLE_NVRTC=ON)");
+#endif
   uint64_t memBytes = 0;
   if (!memorySize.empty() && !parseBytes(memorySize, memBytes))
     return fail("--memory-size '" + memorySize +
@@ -394,6 +456,44 @@ int main(int argc, char **argv) {
   eopts.outputPath = out;
   eopts.checkpointDir = ckptDir;
   eopts.target = target;
+  eopts.targets = targets;
+  eopts.computeDtype = computeDtype;
+#ifdef INGOT_HAVE_NVRTC
+  // GPU targets: the plan's CUDA module, compiled before anything is written
+  // (an NVRTC error leaves no plan behind).
+  ::ingot::cuda::CudaPlanModule cudaModule;
+  if (!archs.empty() || emit == Emit::Cuda) {
+    std::string err;
+    if (!::ingot::cuda::buildCudaModule(*module, computeDtype, cudaModule, err))
+      return fail(err);
+    if (emit == Emit::Cuda) {
+      llvm::outs() << cudaModule.source;
+      return 0;
+    }
+    ::ingot::cuda::CudaCompileOptions copts;
+    copts.archs = archs;
+    copts.useCache = !noKernelCache;
+    copts.extraHeadersDir = cudaKernelHeaders;
+    std::vector<::ingot::cuda::CompiledKernel> images;
+    ::ingot::cuda::CudaCompileReport crep;
+    if (!::ingot::cuda::compileCudaModule(cudaModule, copts, images, crep, err))
+      return fail(err);
+    for (auto &k : images)
+      eopts.kernels.push_back({"ingot", k.arch, k.format, std::move(k.data)});
+    eopts.kernels.push_back({"ingot", "", "cuda-source",
+                             std::vector<uint8_t>(cudaModule.source.begin(),
+                                                  cudaModule.source.end())});
+    eopts.stepFunctions = &cudaModule.stepFunctions;
+    llvm::errs() << "ingotc: CUDA kernels: " << crep.images << " images ("
+                 << crep.cacheHits << " from the cache) in "
+                 << llvm::format("%.2f", crep.millis / 1000.0) << " s\n";
+    if (verbose)
+      for (const auto &k : images)
+        llvm::errs() << "  " << k.arch << " " << k.format << ": "
+                     << (k.fromCache ? "cache hit" : "compiled") << ", "
+                     << llvm::format("%.1f", k.millis) << " ms\n";
+  }
+#endif
   eopts.producer = "ingotc 0.1.0";
   eopts.embedWeights = weightsMode == WeightsMode::Embed;
   eopts.blockSize = blockSize;

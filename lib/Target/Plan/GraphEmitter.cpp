@@ -447,6 +447,12 @@ struct GraphEmitter {
     auto sourceOff = fbb.CreateString("onnx");
     auto dirOff = weightsDir.empty() ? 0 : fbb.CreateString(weightsDir);
     auto filesOff = files.empty() ? 0 : fbb.CreateVector(files);
+    std::vector<flatbuffers::Offset<flatbuffers::String>> targetStrs;
+    for (const std::string &t : opts.targets.empty()
+                                    ? std::vector<std::string>{opts.target}
+                                    : opts.targets)
+      targetStrs.push_back(fbb.CreateString(t));
+    auto targetsOff = fbb.CreateVector(targetStrs);
     pl::PlanBuilder pb(fbb);
     pb.add_tensors(tensorsOff);
     pb.add_weights(weightsOff);
@@ -463,6 +469,7 @@ struct GraphEmitter {
     pb.add_graph_inputs(inputsOff);
     pb.add_graph_outputs(outputsOff);
     pb.add_source(sourceOff);
+    pb.add_targets(targetsOff);
     pl::FinishPlanBuffer(fbb, pb.Finish());
 
     ::ingot::PlanWriteRequest req;

@@ -177,6 +177,42 @@ struct Emitter {
   std::vector<::ingot::WeightSpec> specs;
   std::vector<uint64_t> weightOffsets, weightSizes;
   int64_t maxTokens = 0;
+  // The plan's compute dtype (PlanEmitOptions::computeDtype) and its bytes.
+  pl::DType computeDt = pl::DType::F32;
+  uint64_t computeBytes = 4;
+  // Non-f32 plans: activations that keep their own dtype (the logits, any
+  // integer activation) move behind the scaled arena, from `tailOffset`.
+  Value logitsValue;
+  uint64_t tailOffset = 0;
+
+  static uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+  static bool isFloat(pl::DType d) {
+    return d == pl::DType::F32 || d == pl::DType::F16 || d == pl::DType::BF16;
+  }
+  static uint64_t bytesOf(pl::DType d) {
+    return (d == pl::DType::F32 || d == pl::DType::I32) ? 4 : d == pl::DType::I64 ? 8 : 2;
+  }
+
+  // Non-f32 plans: weights end in a Cast to the compute dtype (replacing a
+  // final Cast of the recipe), so embedded and external weights agree.
+  void castToCompute(::ingot::WeightSpec &spec) {
+    if (computeDt == pl::DType::F32)
+      return;
+    ::ingot::DType to = ::ingot::DType(uint8_t(computeDt));
+    if (!spec.transforms.empty() &&
+        spec.transforms.back().kind == ::ingot::WeightTransformKind::Cast) {
+      spec.transforms.back().dtype = to;
+      return;
+    }
+    ::ingot::WeightTransformSpec t;
+    t.kind = ::ingot::WeightTransformKind::Cast;
+    t.dtype = to;
+    spec.transforms.push_back(t);
+  }
+  // The dtype a weight of declared dtype `d` has in the plan.
+  pl::DType weightDtype(pl::DType d) const {
+    return isFloat(d) && computeDt != pl::DType::F32 ? computeDt : d;
+  }
 
   bool fail(const std::string &msg) {
     error = msg;
@@ -204,11 +240,27 @@ struct Emitter {
     }
     bool seq = seqRows.contains(v);
     std::vector<int64_t> shape = shapeOf(v, seq);
-    uint64_t bytes = (dt == pl::DType::F32 || dt == pl::DType::I32) ? 4
-                     : (dt == pl::DType::I64)                      ? 8
-                                                                    : 2;
+    if (kind == pl::TensorKind::Weight)
+      dt = weightDtype(dt);
+    bool tail = false;
+    if (kind == pl::TensorKind::Activation && computeDt != pl::DType::F32) {
+      // The planner sized float activations in f32 bytes: scaling every
+      // offset by the same factor keeps live buffers disjoint. Tensors that
+      // keep their bytes (logits, integers) go behind the scaled arena.
+      if (isFloat(dt) && v != logitsValue) {
+        dt = computeDt;
+        offset = offset * computeBytes / 4;
+      } else {
+        tail = true;
+      }
+    }
+    uint64_t bytes = bytesOf(dt);
     for (int64_t d : shape)
       bytes *= uint64_t(d < 0 ? maxTokens : d);
+    if (tail) {
+      offset = tailOffset;
+      tailOffset = alignUp(tailOffset + bytes, 64);
+    }
     int32_t id = int32_t(tensors.size());
     tensors.push_back(pl::CreateTensorDescDirect(
         fbb, id, name.c_str(), kind, dt, &shape, offset,
@@ -227,7 +279,10 @@ struct Emitter {
       pl::DType dt;
       if (!dtypeOf(type, dt))
         return fail("weight '" + spec.name + "' has an unsupported element type");
-      uint64_t bytes = (dt == pl::DType::F32) ? 4 : 2;
+      if (isFloat(dt))
+        castToCompute(spec);
+      dt = weightDtype(dt);
+      uint64_t bytes = bytesOf(dt);
       for (int64_t d : type.getShape())
         bytes *= uint64_t(d);
       weightIndex[spec.name] = int32_t(specs.size());
@@ -255,7 +310,7 @@ struct Emitter {
         std::string name = "const." + std::to_string(constBytes.size());
         std::vector<uint8_t> bytes;
         ArrayRef<char> raw = dense.getRawData();
-        uint64_t size = (dt == pl::DType::F32 ? 4 : 2) * uint64_t(type.getNumElements());
+        uint64_t size = bytesOf(dt) * uint64_t(type.getNumElements());
         if (dense.isSplat()) {
           for (int64_t i = 0; i < type.getNumElements(); ++i)
             bytes.insert(bytes.end(), raw.begin(), raw.end());
@@ -270,9 +325,11 @@ struct Emitter {
         ::ingot::WeightSpec spec;
         spec.name = name;
         spec.sources = {name};
+        castToCompute(spec);
         weightIndex[name] = int32_t(specs.size());
         specs.push_back(spec);
         declTypes.push_back(type);
+        size = bytesOf(weightDtype(dt)) * uint64_t(type.getNumElements());
         offset = (offset + ::ingot::kWeightAlignment - 1) /
                  ::ingot::kWeightAlignment * ::ingot::kWeightAlignment;
         weightOffsets.push_back(offset);
@@ -322,6 +379,18 @@ struct Emitter {
       return fail("@forward has no memory plan (run ingot-plan-memory)");
     maxTokens = maxTokAttr.getInt();
     report.arenaBytes = uint64_t(arenaAttr.getInt());
+    if (opts.computeDtype == "bf16")
+      computeDt = pl::DType::BF16;
+    else if (opts.computeDtype == "f16")
+      computeDt = pl::DType::F16;
+    else if (opts.computeDtype != "f32")
+      return fail("unknown compute dtype '" + opts.computeDtype +
+                  "' (expected f32, bf16 or f16)");
+    computeBytes = bytesOf(computeDt);
+    tailOffset = alignUp(report.arenaBytes * computeBytes / 4, 64);
+    for (Operation &op : fn.getBody().front())
+      if (auto ret = dyn_cast<func::ReturnOp>(op); ret && ret.getNumOperands() == 1)
+        logitsValue = ret.getOperand(0);
     report.maxTokens = maxTokens;
     report.maxSeqs = maxSeqAttr.getInt();
 
@@ -453,10 +522,19 @@ struct Emitter {
         kvLayers[layer] = shape;
       }
       std::string name = locString(op.getLoc());
+      std::vector<fb::Offset<fb::String>> cudaFunctions;
+      if (opts.stepFunctions) {
+        auto fit = opts.stepFunctions->find(&op);
+        if (fit == opts.stepFunctions->end())
+          return fail("step " + where + " has no CUDA kernels selected");
+        for (const std::string &f : fit->second)
+          cudaFunctions.push_back(fbb.CreateString(f));
+      }
       steps.push_back(pl::CreateStepDirect(
           fbb, kIt->second, name.c_str(), &inputs, &outputs, &attrs,
           kind == "Elementwise" ? &program : nullptr, numRegisters,
-          kind == "Elementwise" ? &programOutputs : nullptr));
+          kind == "Elementwise" ? &programOutputs : nullptr, -1, nullptr, nullptr,
+          opts.stepFunctions ? &cudaFunctions : nullptr));
     }
     if (logitsOutput < 0)
       return fail("@forward returns nothing");
@@ -471,7 +549,7 @@ struct Emitter {
         return fail("attention layers are not numbered 0.." +
                     std::to_string(kvLayers.size() - 1));
       kv.push_back(pl::CreateKvLayer(fbb, it->second.first, it->second.second));
-      kvBytes += 2ull * it->second.first * it->second.second * 4;
+      kvBytes += 2ull * it->second.first * it->second.second * computeBytes;
     }
     report.kvBytesPerToken = kvBytes;
 
@@ -519,6 +597,7 @@ struct Emitter {
       auto type = declTypes[i];
       pl::DType declDt;
       dtypeOf(type, declDt);
+      declDt = weightDtype(declDt);
       std::vector<int64_t> declShape(type.getShape().begin(), type.getShape().end());
       if (shape != declShape || uint8_t(dt) != uint8_t(declDt))
         return fail("weight '" + spec.name + "' is declared as " +
@@ -579,7 +658,7 @@ struct Emitter {
         fbb, modelType.c_str(), arch.c_str(), geti("vocab_size", 0),
         geti("hidden_size", 0), int32_t(geti("num_layers", 0)),
         geti("max_position", 0), int32_t(geti("bos_token_id", -1)), &eos,
-        int32_t(geti("pad_token_id", -1)), pl::DType::F32, configJson.c_str());
+        int32_t(geti("pad_token_id", -1)), computeDt, configJson.c_str());
     std::string tokJson = readFileOr(opts.checkpointDir + "/tokenizer.json", "");
     std::string tokCfg =
         readFileOr(opts.checkpointDir + "/tokenizer_config.json", "");
@@ -588,15 +667,29 @@ struct Emitter {
                   "': a plan carries its tokenizer");
     auto tokenizer =
         pl::CreateTokenizerDirect(fbb, tokJson.c_str(), tokCfg.c_str());
+    // Non-f32: the scaled arena plus the tensors placed behind it.
+    if (computeDt != pl::DType::F32)
+      report.arenaBytes = tailOffset;
     auto memory = pl::CreateMemoryPlan(fbb, report.arenaBytes, report.maxTokens,
                                        report.maxSeqs);
     auto kvDesc = pl::CreateKvCacheDescDirect(fbb, int32_t(opts.blockSize),
-                                              pl::DType::F32, &kv, kvBytes);
+                                              computeDt, &kv, kvBytes);
+    std::vector<fb::Offset<pl::Kernel>> kernels;
+    for (const mlir::ingot::PlanKernelImage &k : opts.kernels)
+      kernels.push_back(pl::CreateKernelDirect(fbb, k.name.c_str(), k.arch.c_str(),
+                                               k.format.c_str(), &k.data));
+    std::vector<fb::Offset<fb::String>> targets;
+    for (const std::string &t : opts.targets.empty()
+                                    ? std::vector<std::string>{opts.target}
+                                    : opts.targets)
+      targets.push_back(fbb.CreateString(t));
     auto planOff = pl::CreatePlanDirect(
         fbb, modelCfg, tokenizer, &tensors, &weights, &steps, tokenInput,
-        positionInput, logitsOutput, memory, kvDesc, nullptr,
+        positionInput, logitsOutput, memory, kvDesc,
+        kernels.empty() ? nullptr : &kernels,
         !opts.embedWeights, weightsDir.empty() ? nullptr : weightsDir.c_str(),
-        files.empty() ? nullptr : &files);
+        files.empty() ? nullptr : &files, pl::PlanKind::Decoder, nullptr, nullptr,
+        nullptr, &targets);
     pl::FinishPlanBuffer(fbb, planOff);
 
     ::ingot::PlanWriteRequest req;
@@ -651,8 +744,14 @@ std::string humanBytes(uint64_t b) {
 bool mlir::ingot::emitPlan(ModuleOp module, const PlanEmitOptions &opts,
                            PlanMemoryReport &report, std::string &error) {
   try {
-    if (mlir::ingot::plan_detail::isGraphModule(module))
+    if (mlir::ingot::plan_detail::isGraphModule(module)) {
+      if (opts.computeDtype != "f32") {
+        error = "graph plans compute in f32 (--dtype " + opts.computeDtype +
+                " applies to decoder plans)";
+        return false;
+      }
       return mlir::ingot::plan_detail::emitGraphPlan(module, opts, report, error);
+    }
     Emitter e(module, opts, report, error);
     return e.run();
   } catch (const ::ingot::Error &err) {

@@ -15,10 +15,13 @@
 #define INGOT_TARGET_PLAN_PLANEMITTER_H
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace mlir {
 class ModuleOp;
+class Operation;
 }
 namespace ingot {
 class Checkpoint;
@@ -26,10 +29,28 @@ class Checkpoint;
 
 namespace mlir::ingot {
 
+// One entry of Plan.kernels (an image of the plan's CUDA module, or its
+// source): see docs/plan-format.md.
+struct PlanKernelImage {
+  std::string name;            // "ingot"
+  std::string arch;            // "sm_90a", "compute_90", "" (source)
+  std::string format;          // "cubin" | "ptx" | "cuda-source"
+  std::vector<uint8_t> data;
+};
+
 struct PlanEmitOptions {
   std::string outputPath;
   std::string checkpointDir;   // config.json, tokenizer.json, safetensors
-  std::string target = "cpu";
+  std::string target = "cpu";  // the --target list as given ("cpu,sm_90a")
+  std::vector<std::string> targets; // Plan.targets (empty: {target})
+  // ModelConfig.compute_dtype: "f32", "bf16" or "f16". Non-f32: float
+  // activations (not the logits), the KV cache and the memory plan use its
+  // bytes, and every weight gets a Cast transform to it.
+  std::string computeDtype = "f32";
+  // GPU targets: each step's Step.cuda_functions (keyed by its ingot.step op)
+  // and the Plan.kernels entries. Not owned.
+  const std::map<mlir::Operation *, std::vector<std::string>> *stepFunctions = nullptr;
+  std::vector<PlanKernelImage> kernels;
   std::string producer;
   bool embedWeights = true;
   int64_t blockSize = 16;      // KV cache tokens per block

@@ -21,6 +21,12 @@ constexpr int64_t kDimSeqs = -2;             // S: sequences in the step
 constexpr int64_t kDimDynamic = -3;          // graph plans: known when the step runs
 constexpr size_t kWeightAlignment = 4096;
 
+// A plan's header target is ingotc's --target list as given ("cpu",
+// "cpu,sm_90a", "sm_80,sm_90"). The CPU executor runs every decoder plan
+// whose entries are all "cpu" or CUDA archs ("sm_*"): plans compiled for
+// GPUs hold the same steps (docs/dev/cuda-abi.md, "Runtime behaviour").
+bool cpuRunsTarget(const std::string &target);
+
 struct PlanLoadOptions {
   bool verifyWeights = true;         // checksum the weights section too
   std::string expectTarget;          // refuse another target when non-empty

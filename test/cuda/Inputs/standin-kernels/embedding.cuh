@@ -1,0 +1,3 @@
+// Stand-in family header (see standin.cuh).
+#pragma once
+#include "standin.cuh"
