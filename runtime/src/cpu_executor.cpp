@@ -104,7 +104,9 @@ public:
   const float *step(const std::vector<int32_t> &tokens,
                     const std::vector<int32_t> &positions,
                     const BatchMeta &batch) override {
-    validateBatch(tokens, positions, batch);
+    validateBatch(tokens, positions, batch,
+                  {maxTokens_, maxSeqs_, vocab_, maxPosition_, hasAttention_,
+                   kv_->blockSize(), kv_->numBlocks()});
     const int64_t T = int64_t(tokens.size());
     const int64_t S = int64_t(batch.seqs.size());
     std::copy(tokens.begin(), tokens.end(), tokenBuf_.begin());
@@ -114,7 +116,7 @@ public:
     return tensors_[size_t(plan_.logits_output())].f;
   }
 
-  KvCache &kvCache() override { return *kv_; }
+  PagedKvCache &kvCache() override { return *kv_; }
   int64_t vocabSize() const override { return vocab_; }
   int64_t maxTokensPerStep() const override { return maxTokens_; }
   int64_t maxSeqsPerStep() const override { return maxSeqs_; }
@@ -409,72 +411,6 @@ private:
                       " differs from logits_output width " + std::to_string(vocab_));
   }
 
-  void validateBatch(const std::vector<int32_t> &tokens, const std::vector<int32_t> &positions,
-                     const BatchMeta &batch) const {
-    const int64_t T = int64_t(tokens.size());
-    const int64_t S = int64_t(batch.seqs.size());
-    INGOT_CHECK(T >= 1, "batch has no tokens");
-    INGOT_CHECK(T <= maxTokens_, "batch has " + std::to_string(T) +
-                                     " tokens, the plan allows at most " +
-                                     std::to_string(maxTokens_) + " per step (memory.max_tokens)");
-    INGOT_CHECK(int64_t(positions.size()) == T,
-                "batch has " + std::to_string(T) + " tokens but " +
-                    std::to_string(positions.size()) + " positions");
-    INGOT_CHECK(S >= 1, "batch has no sequences");
-    INGOT_CHECK(S <= maxSeqs_, "batch has " + std::to_string(S) +
-                                   " sequences, the plan allows at most " +
-                                   std::to_string(maxSeqs_) + " per step (memory.max_seqs)");
-    for (int64_t t = 0; t < T; ++t) {
-      INGOT_CHECK(tokens[size_t(t)] >= 0 && tokens[size_t(t)] < vocab_,
-                  "token id " + std::to_string(tokens[size_t(t)]) + " at row " + std::to_string(t) +
-                      " is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
-      INGOT_CHECK(positions[size_t(t)] >= 0 &&
-                      (maxPosition_ <= 0 || positions[size_t(t)] < maxPosition_),
-                  "position " + std::to_string(positions[size_t(t)]) + " at row " +
-                      std::to_string(t) + " is outside [0, max_position " +
-                      std::to_string(maxPosition_) + ")");
-    }
-    if (hasAttention_)
-      INGOT_CHECK(int64_t(batch.slotMapping.size()) == T,
-                  "batch slot mapping has " + std::to_string(batch.slotMapping.size()) +
-                      " entries for " + std::to_string(T) + " tokens");
-    const int64_t bs = kv_->blockSize();
-    int64_t next = 0;
-    for (int64_t s = 0; s < S; ++s) {
-      const SeqStep &q = batch.seqs[size_t(s)];
-      const std::string at = "batch sequence " + std::to_string(s) + ": ";
-      INGOT_CHECK(q.queryStart == next, at + "queryStart " + std::to_string(q.queryStart) +
-                                            " but its tokens must start at row " +
-                                            std::to_string(next) + " (sequences tile the batch in order)");
-      INGOT_CHECK(q.queryLen >= 1 && q.queryLen <= T - next,
-                  at + "queryLen " + std::to_string(q.queryLen) + " does not fit the batch");
-      next += q.queryLen;
-      if (!hasAttention_)
-        continue;
-      INGOT_CHECK(q.contextLen >= q.queryLen, at + "contextLen " + std::to_string(q.contextLen) +
-                                                  " is less than queryLen " + std::to_string(q.queryLen));
-      const int64_t needBlocks = (int64_t(q.contextLen) + bs - 1) / bs;
-      INGOT_CHECK(int64_t(q.blockTable.size()) >= needBlocks,
-                  at + "block table has " + std::to_string(q.blockTable.size()) + " blocks, " +
-                      std::to_string(needBlocks) + " needed for contextLen " +
-                      std::to_string(q.contextLen));
-      for (int64_t b = 0; b < needBlocks; ++b)
-        INGOT_CHECK(q.blockTable[size_t(b)] >= 0 && q.blockTable[size_t(b)] < kv_->numBlocks(),
-                    at + "block " + std::to_string(q.blockTable[size_t(b)]) + " is outside the cache (" +
-                        std::to_string(kv_->numBlocks()) + " blocks)");
-      for (int32_t i = 0; i < q.queryLen; ++i) {
-        const int64_t p = int64_t(q.contextLen) - q.queryLen + i;
-        const int64_t want = int64_t(q.blockTable[size_t(p / bs)]) * bs + p % bs;
-        const int64_t got = batch.slotMapping[size_t(q.queryStart + i)];
-        INGOT_CHECK(got == want, at + "slot mapping of token " + std::to_string(q.queryStart + i) +
-                                     " is " + std::to_string(got) + ", its block table puts cache index " +
-                                     std::to_string(p) + " at slot " + std::to_string(want));
-      }
-    }
-    INGOT_CHECK(next == T, "batch sequences cover " + std::to_string(next) + " of " +
-                               std::to_string(T) + " tokens");
-  }
-
   void run(const PreparedStep &p, int64_t T, int64_t S, const BatchMeta &batch) {
     auto t = [&](size_t k) -> TensorSlot & { return tensors_[size_t(p.in[k])]; };
     auto o = [&](size_t k) -> TensorSlot & { return tensors_[size_t(p.out[k])]; };
@@ -573,6 +509,78 @@ private:
 };
 
 } // namespace
+
+namespace cpuexec {
+void validateBatch(const std::vector<int32_t> &tokens, const std::vector<int32_t> &positions,
+                   const BatchMeta &batch, const BatchLimits &lim) {
+  const int64_t maxTokens_ = lim.maxTokens, maxSeqs_ = lim.maxSeqs, vocab_ = lim.vocab;
+  const int64_t maxPosition_ = lim.maxPosition, numBlocks = lim.numBlocks;
+  const bool hasAttention_ = lim.hasAttention;
+  const int64_t T = int64_t(tokens.size());
+  const int64_t S = int64_t(batch.seqs.size());
+  INGOT_CHECK(T >= 1, "batch has no tokens");
+  INGOT_CHECK(T <= maxTokens_, "batch has " + std::to_string(T) +
+                                   " tokens, the plan allows at most " +
+                                   std::to_string(maxTokens_) + " per step (memory.max_tokens)");
+  INGOT_CHECK(int64_t(positions.size()) == T,
+              "batch has " + std::to_string(T) + " tokens but " +
+                  std::to_string(positions.size()) + " positions");
+  INGOT_CHECK(S >= 1, "batch has no sequences");
+  INGOT_CHECK(S <= maxSeqs_, "batch has " + std::to_string(S) +
+                                 " sequences, the plan allows at most " +
+                                 std::to_string(maxSeqs_) + " per step (memory.max_seqs)");
+  for (int64_t t = 0; t < T; ++t) {
+    INGOT_CHECK(tokens[size_t(t)] >= 0 && tokens[size_t(t)] < vocab_,
+                "token id " + std::to_string(tokens[size_t(t)]) + " at row " + std::to_string(t) +
+                    " is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
+    INGOT_CHECK(positions[size_t(t)] >= 0 &&
+                    (maxPosition_ <= 0 || positions[size_t(t)] < maxPosition_),
+                "position " + std::to_string(positions[size_t(t)]) + " at row " +
+                    std::to_string(t) + " is outside [0, max_position " +
+                    std::to_string(maxPosition_) + ")");
+  }
+  if (hasAttention_)
+    INGOT_CHECK(int64_t(batch.slotMapping.size()) == T,
+                "batch slot mapping has " + std::to_string(batch.slotMapping.size()) +
+                    " entries for " + std::to_string(T) + " tokens");
+  const int64_t bs = lim.blockSize;
+  int64_t next = 0;
+  for (int64_t s = 0; s < S; ++s) {
+    const SeqStep &q = batch.seqs[size_t(s)];
+    const std::string at = "batch sequence " + std::to_string(s) + ": ";
+    INGOT_CHECK(q.queryStart == next, at + "queryStart " + std::to_string(q.queryStart) +
+                                          " but its tokens must start at row " +
+                                          std::to_string(next) + " (sequences tile the batch in order)");
+    INGOT_CHECK(q.queryLen >= 1 && q.queryLen <= T - next,
+                at + "queryLen " + std::to_string(q.queryLen) + " does not fit the batch");
+    next += q.queryLen;
+    if (!hasAttention_)
+      continue;
+    INGOT_CHECK(q.contextLen >= q.queryLen, at + "contextLen " + std::to_string(q.contextLen) +
+                                                " is less than queryLen " + std::to_string(q.queryLen));
+    const int64_t needBlocks = (int64_t(q.contextLen) + bs - 1) / bs;
+    INGOT_CHECK(int64_t(q.blockTable.size()) >= needBlocks,
+                at + "block table has " + std::to_string(q.blockTable.size()) + " blocks, " +
+                    std::to_string(needBlocks) + " needed for contextLen " +
+                    std::to_string(q.contextLen));
+    for (int64_t b = 0; b < needBlocks; ++b)
+      INGOT_CHECK(q.blockTable[size_t(b)] >= 0 && q.blockTable[size_t(b)] < numBlocks,
+                  at + "block " + std::to_string(q.blockTable[size_t(b)]) + " is outside the cache (" +
+                      std::to_string(numBlocks) + " blocks)");
+    for (int32_t i = 0; i < q.queryLen; ++i) {
+      const int64_t p = int64_t(q.contextLen) - q.queryLen + i;
+      const int64_t want = int64_t(q.blockTable[size_t(p / bs)]) * bs + p % bs;
+      const int64_t got = batch.slotMapping[size_t(q.queryStart + i)];
+      INGOT_CHECK(got == want, at + "slot mapping of token " + std::to_string(q.queryStart + i) +
+                                   " is " + std::to_string(got) + ", its block table puts cache index " +
+                                   std::to_string(p) + " at slot " + std::to_string(want));
+    }
+  }
+  INGOT_CHECK(next == T, "batch sequences cover " + std::to_string(next) + " of " +
+                             std::to_string(T) + " tokens");
+}
+
+} // namespace cpuexec
 
 std::unique_ptr<Executor> createCpuExecutor(const PlanFile &plan, const ExecutorOptions &opts) {
   INGOT_CHECK(plan.program().kind() != fb::PlanKind::Graph,

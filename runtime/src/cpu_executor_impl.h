@@ -81,5 +81,17 @@ PreparedStep prepareStep(const fb::Plan &plan, size_t index,
                          const std::vector<TensorSlot> &tensors,
                          const std::vector<KvLayerShape> &kvLayers);
 
+// What validateBatch checks a batch against.
+struct BatchLimits {
+  int64_t maxTokens = 0, maxSeqs = 0, vocab = 0, maxPosition = 0;
+  bool hasAttention = false;
+  int64_t blockSize = 0, numBlocks = 0;
+};
+// Checks a step's batch (token ids, positions, sequence tiling, block tables
+// and slot mapping) before any kernel sees it; shared by the CPU and CUDA
+// executors. Throws ingot::Error naming the sequence and value.
+void validateBatch(const std::vector<int32_t> &tokens, const std::vector<int32_t> &positions,
+                   const BatchMeta &batch, const BatchLimits &lim);
+
 } // namespace cpuexec
 } // namespace ingot

@@ -92,7 +92,7 @@ uint64_t programChecksum(const PlanFile &plan) {
 class EngineImpl final : public Engine {
 public:
   EngineImpl(const PlanFile &plan, const EngineOptions &opts) : opts_(opts) {
-    ex_ = createCpuExecutor(plan, opts.executor);
+    ex_ = createExecutor(plan, opts.executor);
     const fb::Plan &p = plan.program();
     if (p.tokenizer() && p.tokenizer()->tokenizer_json() && p.tokenizer()->tokenizer_json()->size())
       tok_ = Tokenizer::fromJson(p.tokenizer()->tokenizer_json()->str());
@@ -100,7 +100,7 @@ public:
       for (int32_t id : *p.model()->eos_token_ids())
         eos_.push_back(id);
     vocab_ = ex_->vocabSize();
-    KvCache &kv = ex_->kvCache();
+    PagedKvCache &kv = ex_->kvCache();
     const int64_t capacity = kv.numBlocks() * kv.blockSize();
     const int64_t maxPos = p.model() && p.model()->max_position() > 0 ? p.model()->max_position() : capacity;
     maxModelLen_ = std::min(maxPos, capacity);
@@ -169,7 +169,7 @@ public:
       publishStats();
       return did;
     }
-    KvCache &kv = ex_->kvCache();
+    PagedKvCache &kv = ex_->kvCache();
     for (const BlockCopy &c : out_.copies)
       kv.copyBlock(c.src, c.dst);
     sched_->prepareBatch(out_, tokens_, positions_, batch_);

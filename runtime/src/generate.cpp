@@ -8,7 +8,7 @@
 
 namespace ingot {
 
-LinearSequence::LinearSequence(const KvCache &cache, int64_t maxLen)
+LinearSequence::LinearSequence(const PagedKvCache &cache, int64_t maxLen)
     : blockSize_(cache.blockSize()) {
   capacity_ = cache.numBlocks() * cache.blockSize();
   if (maxLen > 0)

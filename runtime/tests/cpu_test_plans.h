@@ -68,7 +68,15 @@ struct PlanBuilder {
     std::vector<fb::EwInstr> prog;
     int nregs = 0;
     std::vector<uint8_t> progOut;
+    std::vector<std::string> cudaFunctions; // Step.cuda_functions
   };
+  struct KernelImage {
+    std::string arch, format;
+    std::string data;
+  };
+  std::vector<KernelImage> kernels; // Plan.kernels
+  std::vector<std::string> targets; // Plan.targets
+  fb::DType computeDtype = fb::DType::F32;
   int64_t maxTokens = 16, maxSeqs = 4, maxPosition = 64, vocab = 0;
   int blockSize = 4;
   std::vector<std::pair<int, int>> kvLayers;
@@ -86,10 +94,12 @@ struct PlanBuilder {
     tensors.push_back({name, fb::TensorKind::Input, fb::DType::I32, {-1}});
     return int(tensors.size() - 1);
   }
-  int act(const std::string &name, std::vector<int64_t> shape, fb::DType dt = fb::DType::F32) {
+  fb::DType actDtype = fb::DType::F32; // act()'s default (a plan's compute dtype)
+  int act(const std::string &name, std::vector<int64_t> shape, fb::DType dt) {
     tensors.push_back({name, fb::TensorKind::Activation, dt, std::move(shape)});
     return int(tensors.size() - 1);
   }
+  int act(const std::string &name, std::vector<int64_t> shape) { return act(name, std::move(shape), actDtype); }
   int weight(const std::string &name, std::vector<int64_t> shape, std::vector<float> data,
              fb::DType dt = fb::DType::F32) {
     weights.push_back({name, shape, std::move(data), dt, {name}, {}});
@@ -98,7 +108,7 @@ struct PlanBuilder {
   }
   Step &step(fb::OpKind op, const std::string &name, std::vector<int> in, std::vector<int> out,
              std::vector<AttrSpec> attrs = {}) {
-    steps.push_back({op, name, std::move(in), std::move(out), std::move(attrs), {}, 0, {}});
+    steps.push_back({op, name, std::move(in), std::move(out), std::move(attrs), {}, 0, {}, {}});
     return steps.back();
   }
 
@@ -159,27 +169,41 @@ struct PlanBuilder {
         as.push_back(fb::CreateAttrDirect(fbb, a.name.c_str(), a.i, a.f,
                                           a.s.empty() ? nullptr : a.s.c_str()));
       std::vector<int32_t> in(s.in.begin(), s.in.end()), out(s.out.begin(), s.out.end());
+      std::vector<flatbuffers::Offset<flatbuffers::String>> cf;
+      for (const auto &f : s.cudaFunctions)
+        cf.push_back(fbb.CreateString(f));
       ss.push_back(fb::CreateStepDirect(fbb, s.op, s.name.c_str(), &in, &out, &as,
                                         s.prog.empty() ? nullptr : &s.prog, s.nregs,
-                                        s.progOut.empty() ? nullptr : &s.progOut));
+                                        s.progOut.empty() ? nullptr : &s.progOut, -1, nullptr,
+                                        nullptr, s.cudaFunctions.empty() ? nullptr : &cf));
     }
     auto tokenizer = tokenizerJson.empty() ? 0 : fb::CreateTokenizerDirect(fbb, tokenizerJson.c_str(), "");
     auto model = fb::CreateModelConfigDirect(fbb, "llama", "Llama", vocab, 0, int32_t(kvLayers.size()),
-                                             maxPosition, 1, &eos);
+                                             maxPosition, 1, &eos, -1, computeDtype);
     std::vector<flatbuffers::Offset<fb::KvLayer>> kls;
     uint64_t bpt = 0;
     for (auto [h, d] : kvLayers) {
       kls.push_back(fb::CreateKvLayer(fbb, h, d));
-      bpt += uint64_t(2 * h * d * 4);
+      bpt += uint64_t(2 * h * d) * esize(computeDtype);
     }
-    auto kv = fb::CreateKvCacheDescDirect(fbb, blockSize, fb::DType::F32, &kls, bpt);
+    auto kv = fb::CreateKvCacheDescDirect(fbb, blockSize, computeDtype, &kls, bpt);
     auto mem = fb::CreateMemoryPlan(fbb, arena, maxTokens, maxSeqs);
     std::vector<flatbuffers::Offset<fb::WeightFile>> wfs;
     for (const auto &f : weightFiles)
       wfs.push_back(fb::CreateWeightFileDirect(fbb, f.first.c_str(), f.second));
+    std::vector<flatbuffers::Offset<fb::Kernel>> ks;
+    for (const KernelImage &k : kernels) {
+      std::vector<uint8_t> bytes(k.data.begin(), k.data.end());
+      ks.push_back(fb::CreateKernelDirect(fbb, "ingot", k.arch.c_str(), k.format.c_str(), &bytes));
+    }
+    std::vector<flatbuffers::Offset<flatbuffers::String>> tg;
+    for (const auto &t : targets)
+      tg.push_back(fbb.CreateString(t));
     auto root = fb::CreatePlanDirect(fbb, model, tokenizer, &tds, &ws, &ss, tokenInput, positionInput,
-                                     logitsOutput, mem, kv, nullptr, external,
-                                     weightsDir.empty() ? nullptr : weightsDir.c_str(), &wfs);
+                                     logitsOutput, mem, kv, ks.empty() ? nullptr : &ks, external,
+                                     weightsDir.empty() ? nullptr : weightsDir.c_str(), &wfs,
+                                     fb::PlanKind::Decoder, nullptr, nullptr, nullptr,
+                                     tg.empty() ? nullptr : &tg);
     fb::FinishPlanBuffer(fbb, root);
     PlanWriteRequest req;
     req.producer = "test_cpu_executor";
@@ -220,7 +244,10 @@ struct Llama {
   std::map<std::string, std::vector<float>> w;
   std::map<std::string, std::vector<int64_t>> shape;
 
-  explicit Llama(bool bf16Exact) {
+  // headDim/numKvHeads: other attention shapes (the CUDA executor's tests).
+  explicit Llama(bool bf16Exact, int64_t headDim = 8, int64_t numKvHeads = 2) {
+    d = headDim;
+    nkv = numKvHeads;
     uint32_t seed = 100;
     auto add = [&](const std::string &n, std::vector<int64_t> s, float lo, float hi) {
       int64_t k = 1;
@@ -394,7 +421,7 @@ inline void buildLlama(PlanBuilder &b, const Llama &m, fb::DType wdt) {
   add.nregs = 3;
   add.progOut = {2};
   b.step(fb::OpKind::RmsNorm, "final_norm", {hf, W("final_norm")}, {n}, {AF("epsilon", m.eps)});
-  b.logitsOutput = b.act("logits", {-2, m.V});
+  b.logitsOutput = b.act("logits", {-2, m.V}, fb::DType::F32);
   b.step(fb::OpKind::Logits, "lm_head", {n, W("lm_head")}, {b.logitsOutput});
 }
 

@@ -52,6 +52,7 @@ struct BenchArgs {
                                                 kvCacheSize;
   int threads = 0;
   bool noVerifyWeights = false;
+  DeviceArgs device;
   // --ids mode
   int64_t maxTokens = 129, warmup = 1, repeat = 5, prefillChunk = 0;
   // throughput / online
@@ -193,7 +194,8 @@ int runLatency(const BenchArgs &a) {
   ingot::ExecutorOptions eo;
   eo.weightsDir = a.weightsDir;
   eo.numThreads = a.threads;
-  auto ex = ingot::createCpuExecutor(*pf, eo);
+  applyDeviceOptions(a.device, eo);
+  auto ex = ingot::createExecutor(*pf, eo);
   const auto t2 = Clock::now();
   ingot::GenerateOptions go;
   go.maxTokens = a.maxTokens;
@@ -215,6 +217,7 @@ int runLatency(const BenchArgs &a) {
                     {"open_s", std::chrono::duration<double>(t1 - t0).count()},
                     {"executor_s", std::chrono::duration<double>(t2 - t1).count()},
                     {"threads", a.threads},
+                    {"executor", ex->description()},
                     {"prompt_tokens", prompt.size()},
                     {"runs", runs},
                     {"tokens", tokens}};
@@ -229,6 +232,7 @@ int runThroughput(const BenchArgs &a) {
   ingot::EngineOptions eo;
   eo.executor.weightsDir = a.weightsDir;
   eo.executor.numThreads = a.threads;
+  applyDeviceOptions(a.device, eo.executor);
   if (!a.kvCacheSize.empty())
     eo.executor.kvCacheBytes = parseByteSize(a.kvCacheSize);
   eo.maxBatchedTokens = a.maxBatchedTokens;
@@ -543,6 +547,7 @@ std::vector<SubcommandHook> registerBenchCommands(CLI::App &app) {
   b->add_flag("--no-verify-weights", a->noVerifyWeights, "Skip the checksum of the embedded weights section");
   b->add_option("--weights", a->weightsDir, "Checkpoint directory for weights-external plans");
   b->add_option("--threads", a->threads, "Worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  addDeviceOptions(b, a->device);
   b->add_option("--ids", a->ids, "Latency mode: prompt token ids, e.g. 1,2,3");
   b->add_option("--max-tokens", a->maxTokens, "Latency mode: tokens generated per run (decode steps + 1)")
       ->capture_default_str()->check(CLI::PositiveNumber);

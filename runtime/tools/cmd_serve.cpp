@@ -93,6 +93,7 @@ struct ServeArgs {
   std::string plan, weightsDir, kvCacheSize, chatTemplate, modelName;
   int threads = 0;
   bool noVerifyWeights = false;
+  DeviceArgs device;
   ingot::EngineOptions eo;
   ingot::ServerOptions so;
   bool noPrefixCaching = false;
@@ -140,6 +141,7 @@ int runServe(ServeArgs &a) {
   requireDecoderPlan(*pf, "serve");
   a.eo.executor.weightsDir = a.weightsDir;
   a.eo.executor.numThreads = a.threads;
+  applyDeviceOptions(a.device, a.eo.executor);
   if (!a.kvCacheSize.empty())
     a.eo.executor.kvCacheBytes = parseByteSize(a.kvCacheSize);
   a.eo.enablePrefixCaching = !a.noPrefixCaching;
@@ -268,6 +270,7 @@ std::vector<SubcommandHook> registerServeCommands(CLI::App &app) {
   serve->add_flag("--no-verify-weights", sa->noVerifyWeights, "Skip the checksum of the embedded weights section");
   serve->add_option("--weights", sa->weightsDir, "Checkpoint directory for weights-external plans");
   serve->add_option("--threads", sa->threads, "Worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  addDeviceOptions(serve, sa->device);
   serve->add_option("--host", sa->so.host, "Address to bind (default: loopback only)")->capture_default_str();
   serve->add_option("--port", sa->so.port, "Port (0: any free port, printed on stderr)")
       ->capture_default_str()->check(CLI::Range(0, 65535));

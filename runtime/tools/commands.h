@@ -24,7 +24,19 @@ std::vector<SubcommandHook> registerExecCommands(CLI::App &app);
 
 namespace ingot {
 class PlanFile;
-}
+struct ExecutorOptions;
+} // namespace ingot
+
+// --device, --gpu-memory-fraction, --no-cuda-graphs (run, logits,
+// generate-ids, serve, bench); ingot_main.cpp.
+struct DeviceArgs {
+  std::string device = "auto";
+  double gpuMemoryFraction = 0.9;
+  bool noCudaGraphs = false;
+};
+void addDeviceOptions(CLI::App *cmd, DeviceArgs &a);
+// Copies the options into `eo`; throws ingot::Error for an unknown device.
+void applyDeviceOptions(const DeviceArgs &a, ingot::ExecutorOptions &eo);
 // Throws ingot::Error when `pf` is a graph plan, saying that `ingot <command>`
 // runs decoder plans and to use `ingot exec` (tools/cmd_exec.cpp).
 void requireDecoderPlan(const ingot::PlanFile &pf, const std::string &command);

@@ -39,6 +39,26 @@
 namespace fb = ingot::plan;
 using json = nlohmann::json;
 
+// Shared with tools/cmd_*.cpp (commands.h).
+void addDeviceOptions(CLI::App *cmd, DeviceArgs &a) {
+  cmd->add_option("--device", a.device,
+                  "cpu | cuda | auto: auto uses CUDA when the driver loads, a GPU exists and the plan "
+                  "has CUDA kernels, else the CPU (saying why)")
+      ->capture_default_str();
+  cmd->add_option("--gpu-memory-fraction", a.gpuMemoryFraction,
+                  "CUDA: share of the free device memory for weights, activations and the KV cache")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1.0));
+  cmd->add_flag("--no-cuda-graphs", a.noCudaGraphs, "CUDA: launch decode steps kernel by kernel");
+}
+
+void applyDeviceOptions(const DeviceArgs &a, ingot::ExecutorOptions &eo) {
+  INGOT_CHECK(ingot::parseDeviceKind(a.device, eo.device),
+              "--device must be cpu, cuda or auto, got \"" + a.device + "\"");
+  eo.gpuMemoryFraction = a.gpuMemoryFraction;
+  eo.cudaGraphs = !a.noCudaGraphs;
+}
+
 namespace {
 
 // Options shared by the subcommands that load a plan.
@@ -47,6 +67,7 @@ struct LoadArgs {
   std::string weightsDir;
   int threads = 0;
   bool noVerifyWeights = false;
+  DeviceArgs device;
 };
 
 void addLoadOptions(CLI::App *cmd, LoadArgs &a, bool executor) {
@@ -57,6 +78,7 @@ void addLoadOptions(CLI::App *cmd, LoadArgs &a, bool executor) {
     cmd->add_option("--weights", a.weightsDir,
                     "Checkpoint directory for weights-external plans (overrides the recorded one)");
     cmd->add_option("--threads", a.threads, "Worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    addDeviceOptions(cmd, a.device);
   }
 }
 
@@ -75,7 +97,8 @@ std::unique_ptr<ingot::Executor> makeExecutor(const ingot::PlanFile &pf, const L
   ingot::ExecutorOptions eo;
   eo.weightsDir = a.weightsDir;
   eo.numThreads = a.threads;
-  return ingot::createCpuExecutor(pf, eo);
+  applyDeviceOptions(a.device, eo);
+  return ingot::createExecutor(pf, eo);
 }
 
 std::unique_ptr<ingot::Tokenizer> planTokenizer(const ingot::PlanFile &pf) {
@@ -164,6 +187,7 @@ int cmdRun(const RunArgs &a) {
   if (a.stats) {
     const auto &s = r.stats;
     const int64_t decoded = std::max<int64_t>(0, s.generatedTokens - 1);
+    std::fprintf(stderr, "device:  %s\n", ex->description().c_str());
     std::fprintf(stderr, "load:    %.3f s\n", loadSeconds);
     std::fprintf(stderr, "prefill: %" PRId64 " tokens in %.3f s (%.1f tok/s)\n", s.promptTokens,
                  s.prefillSeconds, s.prefillSeconds > 0 ? double(s.promptTokens) / s.prefillSeconds : 0.0);

@@ -10,10 +10,27 @@
 
 namespace ingot {
 
+namespace cuda {
+struct CudaDriver;
+}
+
+// Where a plan runs (createExecutor). Auto: CUDA when the driver loads, a
+// device exists and the plan has CUDA kernels, else the CPU.
+enum class DeviceKind { Cpu, Cuda, Auto };
+// "cpu" | "cuda" | "auto"; false otherwise.
+bool parseDeviceKind(const std::string &s, DeviceKind &out);
+
 struct ExecutorOptions {
   std::string weightsDir;   // overrides the plan's weights_dir (external plans)
   int numThreads = 0;       // 0: all cores
-  int64_t kvCacheBytes = 0; // 0: default (256 MiB or what max_position needs)
+  int64_t kvCacheBytes = 0; // 0: default (CPU: 256 MiB or what max_position
+                            // needs; CUDA: what gpuMemoryFraction leaves)
+  DeviceKind device = DeviceKind::Cpu;
+  int cudaDevice = 0;              // device ordinal
+  double gpuMemoryFraction = 0.9;  // share of free device memory the executor may use
+  bool cudaGraphs = true;          // capture decode steps into CUDA graphs
+  // The driver table to use; null: dlopen libcuda.so.1 (tests pass a fake).
+  std::shared_ptr<const cuda::CudaDriver> cudaDriver;
 };
 
 class Executor {
@@ -24,13 +41,28 @@ public:
   virtual const float *step(const std::vector<int32_t> &tokens,
                             const std::vector<int32_t> &positions,
                             const BatchMeta &batch) = 0;
-  virtual KvCache &kvCache() = 0;
+  virtual PagedKvCache &kvCache() = 0;
   virtual int64_t vocabSize() const = 0;
   virtual int64_t maxTokensPerStep() const = 0;
   virtual int64_t maxSeqsPerStep() const = 0;
+  // One line for logs: "cpu (8 threads)", "cuda: NVIDIA H100 (sm_90), cubin sm_90a, ...".
+  virtual std::string description() const { return "cpu"; }
 };
 
 std::unique_ptr<Executor> createCpuExecutor(const PlanFile &plan,
                                             const ExecutorOptions &opts);
+// The CUDA executor (runtime/src/cuda/); throws ingot::Error when the driver,
+// the device or the plan's CUDA module cannot be used.
+std::unique_ptr<Executor> createCudaExecutor(const PlanFile &plan,
+                                             const ExecutorOptions &opts);
+// Why `plan` cannot run on CUDA here ("" when it can): no libcuda, no
+// device, or a plan compiled for the CPU only. Fills opts' driver use.
+std::string cudaUnavailableReason(const PlanFile &plan, const ExecutorOptions &opts);
+// Picks the executor for opts.device. Auto falls back to the CPU when CUDA
+// is unavailable and stores the one-line reason in *note, or prints it as
+// one line on stderr when note is null; Cuda throws ingot::Error with that
+// reason instead.
+std::unique_ptr<Executor> createExecutor(const PlanFile &plan, const ExecutorOptions &opts,
+                                         std::string *note = nullptr);
 
 } // namespace ingot

@@ -19,7 +19,7 @@ namespace ingot {
 class LinearSequence {
 public:
   // maxLen <= 0: as many tokens as the cache holds.
-  LinearSequence(const KvCache &cache, int64_t maxLen = 0);
+  LinearSequence(const PagedKvCache &cache, int64_t maxLen = 0);
   int32_t length() const { return len_; }
   int64_t capacity() const { return capacity_; }
   // Batch metadata for appending `n` tokens (positions length()..+n-1) as

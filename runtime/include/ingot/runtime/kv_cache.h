@@ -39,20 +39,31 @@ struct KvLayerShape {
   int headDim = 0;
 };
 
-class KvCache {
+// What the engine needs of an executor's paged KV cache, wherever it lives
+// (host memory: KvCache below; device memory: the CUDA executor's cache).
+class PagedKvCache {
+public:
+  virtual ~PagedKvCache() = default;
+  virtual int blockSize() const = 0;
+  virtual int64_t numBlocks() const = 0;
+  virtual size_t bytes() const = 0;
+  // Copies block `src`'s K and V rows into block `dst`, every layer (the
+  // block manager's copy-on-write of a shared block). Throws on bad ids.
+  virtual void copyBlock(int64_t src, int64_t dst) = 0;
+};
+
+class KvCache final : public PagedKvCache {
 public:
   KvCache(std::vector<KvLayerShape> layers, int blockSize, int64_t numBlocks);
-  int blockSize() const { return blockSize_; }
-  int64_t numBlocks() const { return numBlocks_; }
+  int blockSize() const override { return blockSize_; }
+  int64_t numBlocks() const override { return numBlocks_; }
   int numLayers() const { return int(layers_.size()); }
   const KvLayerShape &layer(int l) const { return layers_[l]; }
   // Start of the K (or V) row for `slot` = block * blockSize + offset.
   float *key(int layer, int64_t slot);
   float *value(int layer, int64_t slot);
-  size_t bytes() const;
-  // Copies block `src`'s K and V rows into block `dst`, every layer (the
-  // block manager's copy-on-write of a shared block). Throws on bad ids.
-  void copyBlock(int64_t src, int64_t dst);
+  size_t bytes() const override;
+  void copyBlock(int64_t src, int64_t dst) override;
 
 private:
   std::vector<KvLayerShape> layers_;
