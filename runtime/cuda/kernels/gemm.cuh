@@ -34,7 +34,7 @@
 
 // Not inlined: the store loop runs it for each of a thread's TM x TN outputs,
 // and inlined erff/tanhf copies made the kernels several times larger.
-__device__ __noinline__ float ingot_gemm_gelu(float v, int epi) {
+static __device__ __noinline__ float ingot_gemm_gelu(float v, int epi) {
   if (epi == INGOT_GEMM_EPI_GELU_TANH) {
     const float kk = 0.79788456080286535588f; // sqrt(2/pi), as ingot::cpu
     return 0.5f * v * (1.0f + tanhf(kk * (v + 0.044715f * v * v * v)));
