@@ -61,7 +61,7 @@ __device__ __forceinline__ void ingot_act_mul_impl(const IngotActMulParams &p) {
   INGOT_DEFINE_SILU_MUL(T, TN)                                                             \
   INGOT_DEFINE_GELU_MUL(T, TN)
 
-#ifdef INGOT_KERNELS_INSTANTIATE_ALL
+#if defined(INGOT_KERNELS_INSTANTIATE_ALL) && !defined(INGOT_ACT_NO_INSTANTIATE_ALL)
 INGOT_DEFINE_ACTS(float, f32)
 INGOT_DEFINE_ACTS(__nv_bfloat16, bf16)
 INGOT_DEFINE_ACTS(__half, f16)

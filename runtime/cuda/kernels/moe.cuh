@@ -30,6 +30,9 @@
 #define INGOT_GEMM_NO_INSTANTIATE_ALL 1 // only the tile code
 #include "gemm.cuh"
 #undef INGOT_GEMM_NO_INSTANTIATE_ALL
+#define INGOT_ACT_NO_INSTANTIATE_ALL 1 // only the kernel body
+#include "act.cuh"
+#undef INGOT_ACT_NO_INSTANTIATE_ALL
 #include "moe_abi.h"
 
 // ---- route ----
@@ -217,32 +220,16 @@ template <class T> __device__ __forceinline__ void ingot_moe_gemm_impl(const Ing
     ingot_moe_gemm_run<T, 64, 64, 32, 4, 4>(p);
 }
 
-// ---- silu(gate) * up ----
-__device__ __forceinline__ float ingot_moe_silu1(float g, float u) {
-  return g / (1.0f + expf(-g)) * u;
-}
-
+// ---- silu(gate) * up: act.cuh's kernel body (one implementation) ----
 template <class T>
 __device__ __forceinline__ void ingot_moe_silu_mul_impl(const IngotMoeSiluMulParams &p) {
-  constexpr int VN = ingot_vec<T>::n;
-  const T *g = static_cast<const T *>(p.gate);
-  const T *u = static_cast<const T *>(p.up);
-  T *o = static_cast<T *>(p.out);
-  const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  const long long step = (long long)gridDim.x * blockDim.x;
-  const bool vec = ingot_aligned16(g) && ingot_aligned16(u) && ingot_aligned16(o);
-  const long long nv = vec ? p.n / VN : 0;
-  for (long long q = first; q < nv; q += step) {
-    float gv[VN], uv[VN];
-    ingot_ld16(g + q * VN, gv);
-    ingot_ld16(u + q * VN, uv);
-#pragma unroll
-    for (int i = 0; i < VN; ++i)
-      gv[i] = ingot_moe_silu1(gv[i], uv[i]);
-    ingot_st16(o + q * VN, gv);
-  }
-  for (long long i = nv * VN + first; i < p.n; i += step)
-    ingot_st(o + i, ingot_moe_silu1(ingot_ld(g + i), ingot_ld(u + i)));
+  IngotActMulParams a;
+  a.gate = p.gate;
+  a.up = p.up;
+  a.out = p.out;
+  a.n = p.n;
+  a.tanh_approx = 0;
+  ingot_act_mul_impl<T, false>(a);
 }
 
 // ---- combine ----
