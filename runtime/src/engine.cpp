@@ -12,6 +12,16 @@
 // running slots; when its prompt is computed, choices 1..n-1 fork from it and
 // share its blocks (copy-on-write), and each choice samples its first token
 // from the same logits with its own generator.
+//
+// Device sampling: when the executor can sample where the logits lie
+// (Executor::canSampleOnDevice, the CUDA executor), the choices of requests
+// whose parameters the device kernel supports (deviceSamplable: temperature,
+// top-k, top-p, seed; no penalties, min-p or logprobs) are sampled there in
+// one call with seed choiceSeed(request seed, choice) and counter = tokens
+// the choice generated so far, so a seeded request is reproducible whatever
+// it is batched with; only the tokens come back. The other choices sample on
+// the host from fetchLogits(), which downloads the logits only when some
+// choice of the step needs them.
 #include "ingot/runtime/engine.h"
 #include "ingot/runtime/block_manager.h"
 #include "ingot/runtime/sampling.h"
@@ -22,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -39,6 +50,7 @@ struct Choice {
   int index = 0;
   int64_t seq = -1;
   bool finished = false;
+  uint64_t seed = 0; // choiceSeed(request seed, index)
   std::unique_ptr<SequenceSampler> sampler;
   std::unique_ptr<StreamDecoder> decoder; // null without a tokenizer
   std::string pending;                    // decoded but held back (stop strings)
@@ -49,6 +61,7 @@ struct Request {
   GenerationRequest req;
   EventCallback cb;
   uint64_t seed = 0;
+  bool onDevice = false; // sampled by Executor::sampleOnDevice
   std::vector<std::unique_ptr<Choice>> choices;
   bool admitted = false; // first scheduled (no longer counts as queued)
   bool forked = false;
@@ -78,6 +91,15 @@ bool cutAtStop(std::string &text, const std::vector<std::string> &stops) {
     return false;
   text.resize(pos);
   return true;
+}
+
+// Whether ingot_sample_f32 (runtime/cuda/kernels/sampling.cuh) implements
+// every sampling parameter of `s`: temperature, top-k, top-p and the seed.
+// Penalties (they depend on the tokens so far), min-p and logprobs (they
+// need the logits on the host) are host-only.
+bool deviceSamplable(const RequestSampling &s) {
+  return s.repetitionPenalty == 1.0f && s.presencePenalty == 0.0f && s.frequencyPenalty == 0.0f &&
+         s.minP == 0.0f && s.logprobs < 0;
 }
 
 uint64_t programChecksum(const PlanFile &plan) {
@@ -173,9 +195,13 @@ public:
     for (const BlockCopy &c : out_.copies)
       kv.copyBlock(c.src, c.dst);
     sched_->prepareBatch(out_, tokens_, positions_, batch_);
+    const bool device = ex_->canSampleOnDevice();
     const float *logits = nullptr;
     try {
-      logits = ex_->step(tokens_, positions_, batch_);
+      if (device)
+        ex_->stepDeferLogits(tokens_, positions_, batch_);
+      else
+        logits = ex_->step(tokens_, positions_, batch_);
     } catch (const std::exception &e) {
       failScheduled(std::string("executor step failed: ") + e.what());
       publishStats();
@@ -183,6 +209,11 @@ public:
     }
     sched_->complete(out_);
     ++counters_.steps;
+    if (device) {
+      deviceStep();
+      publishStats();
+      return true;
+    }
 
     for (size_t i = 0; i < out_.seqs.size(); ++i) {
       const ScheduledSeq &q = out_.seqs[i];
@@ -191,19 +222,7 @@ public:
         continue;
       Request &r = *it->second.first;
       Choice &c = *it->second.second;
-      const int64_t promptLen = int64_t(r.req.promptIds.size());
-      counters_.promptTokensComputed +=
-          std::max<int64_t>(0, std::min<int64_t>(q.start + q.numTokens, promptLen) - q.start);
-      if (q.admitted) {
-        const int64_t cached = std::min(q.cachedTokens, promptLen);
-        counters_.promptTokensCached += cached;
-        if (!r.admitted) {
-          r.admitted = true;
-          r.cachedPromptTokens = cached;
-          std::lock_guard<std::mutex> lk(mu_);
-          --queued_;
-        }
-      }
+      countPrompt(r, q);
       if (!q.sample)
         continue;
       const float *row = logits + int64_t(i) * vocab_;
@@ -223,6 +242,82 @@ public:
     }
     publishStats();
     return true;
+  }
+
+  // The sampling half of step() when the executor samples on the device:
+  // collect the draws (forking new choices first, as the host path does),
+  // sample the device ones in one call, download the logits only for the
+  // host ones, then deliver every token in batch order.
+  void deviceStep() {
+    struct Draw {
+      Request *r;
+      Choice *c;
+      int64_t row;
+      size_t dev; // index into devParams_, or SIZE_MAX: host
+    };
+    std::vector<Draw> draws;
+    devParams_.clear();
+    bool host = false;
+    for (size_t i = 0; i < out_.seqs.size(); ++i) {
+      const ScheduledSeq &q = out_.seqs[i];
+      auto it = bySeq_.find(q.id);
+      if (it == bySeq_.end())
+        continue;
+      Request &r = *it->second.first;
+      Choice &c = *it->second.second;
+      countPrompt(r, q);
+      if (!q.sample)
+        continue;
+      std::vector<Choice *> cs;
+      if (!r.forked) {
+        r.forked = true;
+        for (int k = 1; k < r.req.sampling.n; ++k) {
+          Choice &child = newChoice(r, k);
+          sched_->fork(c.seq, child.seq);
+        }
+        for (auto &ch : r.choices) // choice 0 first, then the children
+          cs.push_back(ch.get());
+      } else {
+        cs.push_back(&c);
+      }
+      for (Choice *ch : cs) {
+        Draw d{&r, ch, int64_t(i), SIZE_MAX};
+        if (r.onDevice) {
+          const RequestSampling &sp = r.req.sampling;
+          DeviceSampleParams p;
+          p.row = int64_t(i);
+          p.temperature = sp.temperature;
+          p.topK = sp.topK;
+          p.topP = sp.topP;
+          p.seed = ch->seed;
+          p.counter = ch->generated;
+          d.dev = devParams_.size();
+          devParams_.push_back(p);
+        } else {
+          host = true;
+        }
+        draws.push_back(d);
+      }
+    }
+    const float *logits = nullptr;
+    try {
+      if (!devParams_.empty())
+        ex_->sampleOnDevice(devParams_, devTokens_);
+      if (host)
+        logits = ex_->fetchLogits();
+    } catch (const std::exception &e) {
+      failScheduled(std::string("sampling failed: ") + e.what());
+      return;
+    }
+    for (const Draw &d : draws) {
+      if (d.dev == SIZE_MAX) {
+        sampleChoice(*d.r, *d.c, logits + d.row * vocab_);
+      } else {
+        SampledToken t;
+        t.token = devTokens_[d.dev];
+        acceptToken(*d.r, *d.c, t);
+      }
+    }
   }
 
   void run() override {
@@ -312,11 +407,29 @@ private:
     INGOT_CHECK(s.stopStrings.empty() || tok_, at + "stop strings need the plan's tokenizer, which it lacks");
   }
 
+  // Prompt-token statistics of one scheduled sequence, and admission.
+  void countPrompt(Request &r, const ScheduledSeq &q) {
+    const int64_t promptLen = int64_t(r.req.promptIds.size());
+    counters_.promptTokensComputed +=
+        std::max<int64_t>(0, std::min<int64_t>(q.start + q.numTokens, promptLen) - q.start);
+    if (q.admitted) {
+      const int64_t cached = std::min(q.cachedTokens, promptLen);
+      counters_.promptTokensCached += cached;
+      if (!r.admitted) {
+        r.admitted = true;
+        r.cachedPromptTokens = cached;
+        std::lock_guard<std::mutex> lk(mu_);
+        --queued_;
+      }
+    }
+  }
+
   Choice &newChoice(Request &r, int index) {
     auto c = std::make_unique<Choice>();
     c->index = index;
     c->seq = nextSeq_++;
-    c->sampler = std::make_unique<SequenceSampler>(r.req.sampling, choiceSeed(r.seed, index), r.req.promptIds);
+    c->seed = choiceSeed(r.seed, index);
+    c->sampler = std::make_unique<SequenceSampler>(r.req.sampling, c->seed, r.req.promptIds);
     if (tok_)
       c->decoder = std::make_unique<StreamDecoder>(*tok_, true);
     bySeq_[c->seq] = {&r, c.get()};
@@ -327,6 +440,7 @@ private:
 
   void start(std::unique_ptr<Request> rp) {
     Request &r = *rp;
+    r.onDevice = ex_->canSampleOnDevice() && deviceSamplable(r.req.sampling);
     live_[r.req.id] = std::move(rp);
     Choice &c = newChoice(r, 0);
     sched_->add(c.seq, r.req.promptIds, r.req.priority, r.req.sampling.n);
@@ -354,8 +468,12 @@ private:
   }
 
   void sampleChoice(Request &r, Choice &c, const float *row) {
+    acceptToken(r, c, c.sampler->sample(row, vocab_));
+  }
+
+  // Delivers choice c's next token: stop conditions, text, events.
+  void acceptToken(Request &r, Choice &c, SampledToken t) {
     const RequestSampling &sp = r.req.sampling;
-    SampledToken t = c.sampler->sample(row, vocab_);
     ++c.generated;
     ++counters_.generatedTokens;
     TokenEvent ev;
@@ -499,6 +617,8 @@ private:
   SchedulerOutput out_;
   std::vector<int32_t> tokens_, positions_;
   BatchMeta batch_;
+  std::vector<DeviceSampleParams> devParams_;
+  std::vector<int32_t> devTokens_;
 };
 
 } // namespace

@@ -178,6 +178,8 @@ CUresult fHtoD(CUdeviceptr dst, const void *src, size_t n, CUstream) {
 }
 CUresult fDtoH(void *dst, CUdeviceptr src, size_t n, CUstream) {
   FAKE_FAIL("cuMemcpyDtoHAsync");
+  ++fake().dtohCopies;
+  fake().dtohBytes += int64_t(n);
   return copyOp(dst, reinterpret_cast<const void *>(uintptr_t(src)), n);
 }
 CUresult fDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream) {

@@ -67,6 +67,8 @@ public:
   // launches are logged when replayed.
   std::vector<FakeLaunch> launches;
   int64_t capturedLaunches = 0, graphLaunches = 0, modulesLoaded = 0;
+  // Device-to-host copies (cuMemcpyDtoHAsync calls) and their bytes.
+  int64_t dtohCopies = 0, dtohBytes = 0;
   std::string lastImage; // first bytes of the last module image loaded
   size_t liveAllocations() const { return allocs_.size(); }
   size_t bytesInUse() const { return used_; }

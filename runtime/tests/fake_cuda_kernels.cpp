@@ -4,7 +4,8 @@
 // and bf16, head dims 16 and 32, GQA groups 1, 2 and 4, plus a hand-written
 // stand-in for a generated Elementwise kernel (the residual add of the
 // Llama test plan, `ingot_ew_test_add_<TN>[_v]`, and the dense plan's
-// `ingot_ew_test_fma_<TN>`, IngotEwParams) and the MoE kernels.
+// `ingot_ew_test_fma_<TN>`, IngotEwParams), the MoE kernels and the sampler
+// (ingot_sample_f32).
 //
 // Entry points are defined weak here: another test TU that registers the
 // same kernels (e.g. a family's own tests) links without a duplicate
@@ -22,6 +23,7 @@
 #include "cuda/kernels/moe.cuh"
 #include "cuda/kernels/norm.cuh"
 #include "cuda/kernels/rope.cuh"
+#include "cuda/kernels/sampling.cuh"
 #include "cuda/kernels/softmax.cuh"
 
 #define INGOT_EXEC_TEST_ATTN(T, TN, D)                                                     \
@@ -93,6 +95,7 @@ template <class T> __device__ void ingot_ew_test_fma_impl(const IngotEwParams &p
   INGOT_EXEC_TEST_EW(T, TN)
 
 INGOT_DEFINE_MOE_PERMUTE()
+INGOT_DEFINE_SAMPLE()
 INGOT_EXEC_TEST_KERNELS(float, f32)
 INGOT_EXEC_TEST_KERNELS(__nv_bfloat16, bf16)
 

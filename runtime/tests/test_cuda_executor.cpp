@@ -7,17 +7,26 @@
 // prefill, several decode steps, a mixed prefill+decode batch and a batched
 // decode; f32 within 1e-4, bf16 within bf16 tolerance; CUDA graphs on and
 // off give identical logits; copy-on-write of a KV block (device copy).
+// Device sampling (ingot_sample_f32 after the step, Executor::sampleOnDevice,
+// and the engine on the CUDA executor): greedy equals the host's, seeded
+// draws equal a host replay of the documented Philox procedure and repeat,
+// unsupported parameters fall back to the host, no logits download
+// (the fake driver counts device-to-host bytes).
 #include "../src/cpu_executor_impl.h"
 #include "../src/cuda/cuda_driver.h"
 #include "cuda/kernels/elementwise_abi.h"
+#include "cuda/kernels/sampling_abi.h"
 #include "fake_cuda_driver.h"
 #include "ingot/runtime/error.h"
+#include "ingot/runtime/engine.h"
 #include "ingot/runtime/executor.h"
 #include "ingot/runtime/plan.h"
+#include "ingot/runtime/sampling.h"
 #include "ingot/schema/plan_generated.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,12 +34,14 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
 using namespace ingot;
 namespace fb = ingot::plan;
 namespace fs = std::filesystem;
 
 #include "cpu_test_plans.h"
+#include "test_engine_util.h"
 
 namespace ingot {
 namespace cudatest {
@@ -43,6 +54,8 @@ namespace {
 using namespace cputest;
 using cudatest::FakeCudaDriver;
 
+size_t countLaunches(const FakeCudaDriver &f, const std::string &name);
+
 // Adds the CUDA image and every step's entry points (as ingotc --target
 // sm_80 would) to a Llama plan built by buildLlama.
 void addCuda(PlanBuilder &b, const Llama &m, const char *tn) {
@@ -53,7 +66,9 @@ void addCuda(PlanBuilder &b, const Llama &m, const char *tn) {
     switch (s.op) {
     case fb::OpKind::Embedding: s.cudaFunctions = {"ingot_embedding_" + T}; break;
     case fb::OpKind::Linear: s.cudaFunctions = {"ingot_gemm_" + T}; break;
-    case fb::OpKind::Logits: s.cudaFunctions = {"ingot_gather_rows_" + T, "ingot_gemm_" + T}; break;
+    case fb::OpKind::Logits:
+      s.cudaFunctions = {"ingot_gather_rows_" + T, "ingot_gemm_" + T, "ingot_sample_f32"};
+      break;
     case fb::OpKind::RmsNorm: s.cudaFunctions = {"ingot_rms_norm_" + T}; break;
     case fb::OpKind::AddRmsNorm: s.cudaFunctions = {"ingot_add_rms_norm_" + T}; break;
     case fb::OpKind::SiluMul: s.cudaFunctions = {"ingot_silu_mul_" + T}; break;
@@ -424,6 +439,46 @@ TEST(CudaFixture, MatchesCpuExecutor) {
     EXPECT_EQ(on.logits[s], off.logits[s]) << "step " << s;
 }
 
+// The same fixture plan: greedy through ingot_sample_f32 (device sampling,
+// graphs on) equals the host's greedy over the same logits, step by step,
+// and the steps download only the tokens until the logits are asked for.
+TEST(CudaFixture, DeviceGreedyMatchesHostGreedy) {
+  const char *path = std::getenv("INGOT_CUDA_FIXTURE_PLAN");
+  if (!path)
+    GTEST_SKIP() << "set INGOT_CUDA_FIXTURE_PLAN (ctest cuda_executor_*)";
+  auto pf = PlanFile::open(path);
+  FakeCudaDriver::Options fo;
+  fo.hostKernels = elementwiseStandIns(*pf);
+  FakeCudaDriver fake(fo);
+  ExecutorOptions o;
+  o.device = DeviceKind::Cuda;
+  o.cudaDriver = fake.table();
+  o.gpuMemoryFraction = 0.5;
+  auto ex = createExecutor(*pf, o);
+  ASSERT_TRUE(ex->canSampleOnDevice()) << ex->description();
+  const int64_t V = ex->vocabSize();
+  const int bs = ex->kvCache().blockSize();
+  Seq A{{0, 1, 2}}, B{{3, 4, 5}};
+  Batch b = makeBatch({&A, &B}, {{int32_t(1 % V), int32_t(17 % V), int32_t(42 % V)}, {int32_t(7 % V)}}, bs);
+  std::vector<DeviceSampleParams> ps(2);
+  ps[1].row = 1;
+  std::vector<int32_t> out;
+  std::mt19937_64 unused;
+  for (int step = 0; step < 5; ++step) {
+    const int64_t dtoh0 = fake.dtohBytes;
+    ex->stepDeferLogits(b.tokens, b.positions, b.meta);
+    ex->sampleOnDevice(ps, out);
+    EXPECT_EQ(fake.dtohBytes - dtoh0, 2 * 4) << "step " << step;
+    const float *l = ex->fetchLogits();
+    for (int s = 0; s < 2; ++s)
+      EXPECT_EQ(out[size_t(s)], sampleFiltered(l + s * V, V, 0.0f, 0, 1.0f, 0.0f, unused))
+          << "step " << step << " sequence " << s;
+    b = makeBatch({&A, &B}, {{out[0]}, {out[1]}}, bs);
+  }
+  EXPECT_EQ(countLaunches(fake, "ingot_sample_f32"), 5u);
+  EXPECT_GT(fake.graphLaunches, 0);
+}
+
 TEST_F(CudaExec, MissingMmaVariantFallsBackAndMissingRequiredFails) {
   auto pf = PlanFile::open(buildPlan(16, 2, fb::DType::BF16));
   {
@@ -491,6 +546,380 @@ TEST_F(CudaExec, MissingMmaVariantFallsBackAndMissingRequiredFails) {
       EXPECT_NE(std::string(e.what()).find("device memory too small"), std::string::npos) << e.what();
     }
   }
+}
+
+
+// ---------------------------------------------------------------------------
+// Device sampling (Executor::sampleOnDevice, ingot_sample_f32 after the step,
+// and the engine's use of it).
+
+// The documented procedure of ingot_sample_f32 (runtime/cuda/kernels/
+// sampling.cuh), written here from its definition with a sort and double
+// sums: greedy rule, fp32 weights, top-k then top-p in (w desc, index asc)
+// order, one Philox uniform for (seed, counter), the draw in index order.
+int32_t referenceDeviceSample(const float *l, int64_t V, const DeviceSampleParams &q) {
+  auto argmax = [&] {
+    int64_t best = -1;
+    for (int64_t i = 0; i < V; ++i)
+      if (!std::isnan(l[i]) && (best < 0 || l[i] > l[best]))
+        best = i;
+    return int32_t(best < 0 ? 0 : best);
+  };
+  if (!(q.temperature > 0.0f) || q.topK == 1)
+    return argmax();
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < V; ++i)
+    if (!std::isnan(l[i]))
+      mx = std::max(mx, l[i]);
+  if (!std::isfinite(mx))
+    return argmax();
+  const float invT = 1.0f / q.temperature;
+  std::vector<float> w(static_cast<size_t>(V));
+  std::vector<int64_t> order(static_cast<size_t>(V));
+  for (int64_t i = 0; i < V; ++i) {
+    w[size_t(i)] = std::isnan(l[i]) ? 0.0f : std::exp((l[i] - mx) * invT);
+    order[size_t(i)] = i;
+  }
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return w[size_t(a)] > w[size_t(b)] || (w[size_t(a)] == w[size_t(b)] && a < b);
+  });
+  size_t keep = size_t(V);
+  if (q.topK > 0 && q.topK < V)
+    keep = size_t(q.topK);
+  if (q.topP < 1.0f) {
+    double mass = 0;
+    for (size_t k = 0; k < keep; ++k)
+      mass += w[size_t(order[k])];
+    const double target = double(std::max(q.topP, 0.0f)) * mass;
+    double cum = 0;
+    size_t n = 0;
+    while (n < keep) {
+      cum += w[size_t(order[n])];
+      ++n;
+      if (cum >= target)
+        break;
+    }
+    keep = n;
+  }
+  std::vector<char> kept(static_cast<size_t>(V), 0);
+  double total = 0;
+  for (size_t k = 0; k < keep; ++k) {
+    kept[size_t(order[k])] = 1;
+    total += w[size_t(order[k])];
+  }
+  const double r = double(ingot_sample_uniform(q.seed, q.counter)) * total;
+  double cum = 0;
+  int64_t last = -1;
+  for (int64_t i = 0; i < V; ++i) {
+    if (!kept[size_t(i)] || !(w[size_t(i)] > 0.0f))
+      continue;
+    cum += w[size_t(i)];
+    last = i;
+    if (cum > r)
+      return int32_t(i);
+  }
+  return int32_t(last < 0 ? 0 : last);
+}
+
+size_t countLaunches(const FakeCudaDriver &f, const std::string &name) {
+  size_t n = 0;
+  for (const auto &l : f.launches)
+    n += l.name == name;
+  return n;
+}
+
+ExecutorOptions fakeCuda(FakeCudaDriver &fake, bool graphs) {
+  ExecutorOptions o;
+  o.device = DeviceKind::Cuda;
+  o.cudaDriver = fake.table();
+  o.cudaGraphs = graphs;
+  o.gpuMemoryFraction = 0.5;
+  return o;
+}
+
+// Greedy on the device over a prefill and several decodes (graphs on and
+// off) equals the host argmax of the CPU executor's logits; only the tokens
+// come back (no logits download); the sample launch follows the graph.
+TEST_F(CudaExec, DeviceGreedyMatchesHostGreedy) {
+  auto pf = PlanFile::open(buildPlan(16, 2, fb::DType::F32));
+  ExecutorOptions co;
+  co.numThreads = 1;
+  auto cpu = createCpuExecutor(*pf, co);
+  const int64_t V = cpu->vocabSize();
+  // Host: two sequences, prefill then 5 greedy decodes each.
+  auto hostRun = [&](Executor &ex) {
+    const int bs = ex.kvCache().blockSize();
+    Seq A{{0, 1, 2, 3}}, B{{8, 9, 10, 11}};
+    Batch b = makeBatch({&A, &B}, {{1, 17, 42, 3, 5}, {7, 7, 30}}, bs);
+    const float *l = ex.step(b.tokens, b.positions, b.meta);
+    std::vector<std::vector<int32_t>> toks(2);
+    std::mt19937_64 unused;
+    for (int step = 0; step < 6; ++step) {
+      for (int s = 0; s < 2; ++s)
+        toks[size_t(s)].push_back(sampleFiltered(l + s * V, V, 0.0f, 0, 1.0f, 0.0f, unused));
+      if (step == 5)
+        break;
+      b = makeBatch({&A, &B}, {{toks[0].back()}, {toks[1].back()}}, bs);
+      l = ex.step(b.tokens, b.positions, b.meta);
+    }
+    return toks;
+  };
+  const auto want = hostRun(*cpu);
+  for (bool graphs : {true, false}) {
+    FakeCudaDriver fake;
+    auto ex = createExecutor(*pf, fakeCuda(fake, graphs));
+    ASSERT_TRUE(ex->canSampleOnDevice());
+    EXPECT_NE(ex->description().find("sampling on the device"), std::string::npos) << ex->description();
+    const int bs = ex->kvCache().blockSize();
+    Seq A{{0, 1, 2, 3}}, B{{8, 9, 10, 11}};
+    Batch b = makeBatch({&A, &B}, {{1, 17, 42, 3, 5}, {7, 7, 30}}, bs);
+    std::vector<std::vector<int32_t>> got(2);
+    std::vector<DeviceSampleParams> ps(2);
+    ps[1].row = 1;
+    std::vector<int32_t> out;
+    const int64_t dtoh0 = fake.dtohBytes;
+    for (int step = 0; step < 6; ++step) {
+      ex->stepDeferLogits(b.tokens, b.positions, b.meta);
+      ex->sampleOnDevice(ps, out);
+      ASSERT_EQ(out.size(), 2u);
+      got[0].push_back(out[0]);
+      got[1].push_back(out[1]);
+      if (step == 5)
+        break;
+      b = makeBatch({&A, &B}, {{out[0]}, {out[1]}}, bs);
+    }
+    EXPECT_EQ(got, want) << "graphs " << graphs;
+    // Six steps, each one launch and 2 int32 tokens back; no logits.
+    EXPECT_EQ(countLaunches(fake, "ingot_sample_f32"), 6u);
+    EXPECT_EQ(fake.dtohBytes - dtoh0, 6 * 2 * 4);
+    for (const auto &l : fake.launches)
+      if (l.name == "ingot_sample_f32") {
+        EXPECT_FALSE(l.fromGraph);
+        EXPECT_EQ(l.grid[0], 2u);
+        EXPECT_EQ(l.block[0], unsigned(INGOT_SAMPLE_THREADS));
+      }
+    EXPECT_EQ(fake.graphLaunches, graphs ? 5 : 0);
+    // The logits are still there on request (one download, then cached).
+    const float *l = ex->fetchLogits();
+    EXPECT_EQ(fake.dtohBytes - dtoh0, 6 * 2 * 4 + 2 * V * 4);
+    ex->fetchLogits();
+    EXPECT_EQ(fake.dtohBytes - dtoh0, 6 * 2 * 4 + 2 * V * 4);
+    std::mt19937_64 unused;
+    EXPECT_EQ(sampleFiltered(l + V, V, 0.0f, 0, 1.0f, 0.0f, unused), got[1].back());
+  }
+}
+
+// Seeded draws on the device equal the documented procedure run on the
+// host over the same logits, for several (seed, counter) and filters,
+// including a row sampled twice (a fork: its own launch); and they repeat.
+TEST_F(CudaExec, DeviceSamplingFollowsTheDocumentedProcedure) {
+  auto pf = PlanFile::open(buildPlan(16, 2, fb::DType::F32));
+  FakeCudaDriver fake;
+  auto ex = createExecutor(*pf, fakeCuda(fake, true));
+  const int64_t V = ex->vocabSize();
+  const int bs = ex->kvCache().blockSize();
+  Seq A{{0, 1, 2, 3}}, B{{8, 9, 10, 11}}, C{{12, 13}};
+  Batch b = makeBatch({&A, &B, &C}, {{1, 17, 42}, {7, 30}, {9}}, bs);
+  ex->stepDeferLogits(b.tokens, b.positions, b.meta);
+  std::vector<DeviceSampleParams> ps;
+  for (int i = 0; i < 24; ++i) {
+    DeviceSampleParams q;
+    q.row = i < 3 ? i : (i % 3); // rows 0,1,2 then repeats: several launches
+    q.temperature = i % 4 == 3 ? 0.0f : 0.5f + 0.4f * float(i % 3);
+    q.topK = i % 5 == 1 ? 7 : (i % 5 == 2 ? int(V) + 3 : 0);
+    q.topP = i % 3 == 2 ? 0.6f : 1.0f;
+    q.seed = 0x9E3779B97F4A7C15ull * uint64_t(i + 1);
+    q.counter = int64_t(i) * 1000003;
+    ps.push_back(q);
+  }
+  std::vector<int32_t> out, again;
+  const size_t launches0 = countLaunches(fake, "ingot_sample_f32");
+  ex->sampleOnDevice(ps, out);
+  // Rows 0,1,2 are consecutive (one launch); each later draw starts a run.
+  const size_t launches = countLaunches(fake, "ingot_sample_f32") - launches0;
+  EXPECT_LT(launches, ps.size());
+  EXPECT_GT(launches, 1u);
+  ex->sampleOnDevice(ps, again);
+  EXPECT_EQ(out, again);
+  const float *l = ex->fetchLogits();
+  std::set<int32_t> distinct;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    EXPECT_EQ(out[i], referenceDeviceSample(l + ps[i].row * V, V, ps[i])) << "draw " << i;
+    distinct.insert(out[i]);
+  }
+  EXPECT_GT(distinct.size(), 3u); // the draws are not all the argmax
+  // Out-of-range rows are an error naming the row.
+  ps[0].row = 3;
+  try {
+    ex->sampleOnDevice(ps, out);
+    FAIL() << "expected an error";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("reads logits row 3; the last step has 3"), std::string::npos) << e.what();
+  }
+}
+
+// A module without ingot_sample_f32 (plans of older compilers): no device
+// sampling; step() still returns the logits.
+TEST_F(CudaExec, NoSampleKernelMeansHostSampling) {
+  auto pf = PlanFile::open(buildPlan(16, 2, fb::DType::F32));
+  FakeCudaDriver fake;
+  fake.options().hidden.insert("ingot_sample_f32");
+  auto ex = createExecutor(*pf, fakeCuda(fake, false));
+  EXPECT_FALSE(ex->canSampleOnDevice());
+  EXPECT_NE(ex->description().find("sampling on the host"), std::string::npos) << ex->description();
+  std::vector<int32_t> out;
+  EXPECT_THROW(ex->sampleOnDevice({DeviceSampleParams{}}, out), Error);
+  ExecutorOptions co;
+  co.numThreads = 1;
+  EXPECT_FALSE(createCpuExecutor(*pf, co)->canSampleOnDevice());
+}
+
+// The engine on the CUDA executor (fake driver).
+struct CudaEngine : CudaExec {
+  std::unique_ptr<PlanFile> pf;
+  void SetUp() override {
+    CudaExec::SetUp();
+    pf = PlanFile::open(buildPlan(16, 2, fb::DType::F32));
+  }
+  EngineOptions cudaEngine(FakeCudaDriver &fake) {
+    EngineOptions o;
+    o.executor = fakeCuda(fake, true);
+    return o;
+  }
+};
+
+TEST_F(CudaEngine, GreedyOnDeviceMatchesCpuEngineWithoutLogitsDownload) {
+  using namespace enginetest;
+  EngineOptions co;
+  co.executor.numThreads = 1;
+  auto cpuEngine = Engine::create(*pf, co);
+  const std::vector<GenerationRequest> reqs = {request("a", promptIds(6, 1), 6),
+                                               request("b", promptIds(3, 2), 5)};
+  Results want = runRequests(*cpuEngine, reqs);
+  FakeCudaDriver fake;
+  auto e = Engine::create(*pf, cudaEngine(fake));
+  Results got = runRequests(*e, reqs);
+  for (const char *id : {"a", "b"}) {
+    EXPECT_EQ(got[id][0].tokens, want[id][0].tokens) << id;
+    EXPECT_EQ(got[id][0].finishReason, "length");
+  }
+  const int64_t generated = e->stats().generatedTokens;
+  EXPECT_EQ(generated, 11);
+  EXPECT_GT(countLaunches(fake, "ingot_sample_f32"), 0u);
+  // Only the sampled tokens came back: 4 bytes per generated token.
+  EXPECT_EQ(fake.dtohBytes, 4 * generated);
+}
+
+// A seeded request samples with Philox(seed, counter = tokens generated so
+// far): reproducible, the same alone or next to a request that samples on
+// the host, and each token equals the documented procedure replayed over the
+// executor's logits.
+TEST_F(CudaEngine, SeededSamplingIsReproducibleAndFollowsPhilox) {
+  using namespace enginetest;
+  GenerationRequest s = request("s", promptIds(5, 3), 8, 0.9f);
+  s.sampling.seed = 4242;
+  s.sampling.topK = 20;
+  s.sampling.topP = 0.95f;
+  GenerationRequest pen = request("p", promptIds(4, 4), 6, 0.7f);
+  pen.sampling.seed = 7;
+  pen.sampling.repetitionPenalty = 1.3f;
+  std::vector<int32_t> alone, again, mixed;
+  {
+    FakeCudaDriver fake;
+    auto e = Engine::create(*pf, cudaEngine(fake));
+    alone = runRequests(*e, {s})["s"][0].tokens;
+    again = runRequests(*e, {s})["s"][0].tokens;
+  }
+  ASSERT_EQ(alone.size(), 8u);
+  EXPECT_EQ(alone, again);
+  {
+    FakeCudaDriver fake;
+    auto e = Engine::create(*pf, cudaEngine(fake));
+    Results r = runRequests(*e, {s, pen});
+    mixed = r["s"][0].tokens;
+    EXPECT_EQ(r["p"][0].tokens.size(), 6u);
+    // Both paths ran: the device sampler, and the logits download for "p".
+    EXPECT_GT(countLaunches(fake, "ingot_sample_f32"), 0u);
+    EXPECT_GT(fake.dtohBytes, 4 * 14);
+  }
+  EXPECT_EQ(mixed, alone);
+  // Replay: the executor's logits for the prompt + tokens so far, and the
+  // documented procedure with (seed, counter = index).
+  FakeCudaDriver fake;
+  auto ex = createExecutor(*pf, fakeCuda(fake, true));
+  const int64_t V = ex->vocabSize();
+  Seq A{{0, 1, 2, 3, 4}};
+  Batch b = makeBatch({&A}, {s.promptIds}, ex->kvCache().blockSize());
+  for (size_t k = 0; k < alone.size(); ++k) {
+    const float *l = ex->step(b.tokens, b.positions, b.meta);
+    DeviceSampleParams q;
+    q.temperature = s.sampling.temperature;
+    q.topK = s.sampling.topK;
+    q.topP = s.sampling.topP;
+    q.seed = *s.sampling.seed; // choice 0: the request's seed
+    q.counter = int64_t(k);
+    EXPECT_EQ(alone[k], referenceDeviceSample(l, V, q)) << "token " << k;
+    b = makeBatch({&A}, {{alone[k]}}, ex->kvCache().blockSize());
+  }
+}
+
+// Requests the kernel cannot serve (penalties, min-p, logprobs) sample on
+// the host: no ingot_sample_f32 launch, the logits come back every step, and
+// the tokens equal the CPU engine's for greedy + penalty.
+TEST_F(CudaEngine, UnsupportedParametersFallBackToHost) {
+  using namespace enginetest;
+  std::vector<GenerationRequest> reqs;
+  for (int k = 0; k < 3; ++k) {
+    GenerationRequest r = request("r" + std::to_string(k), promptIds(4, 5 + k), 4);
+    if (k == 0)
+      r.sampling.repetitionPenalty = 1.5f;
+    else if (k == 1)
+      r.sampling.minP = 0.1f, r.sampling.temperature = 0.8f, r.sampling.seed = 3;
+    else
+      r.sampling.logprobs = 2;
+    reqs.push_back(r);
+  }
+  EngineOptions co;
+  co.executor.numThreads = 1;
+  auto cpuEngine = Engine::create(*pf, co);
+  FakeCudaDriver fake;
+  auto e = Engine::create(*pf, cudaEngine(fake));
+  const int64_t V = 50;
+  for (const GenerationRequest &r : reqs) {
+    const int64_t steps0 = e->stats().steps, dtoh0 = fake.dtohBytes;
+    Results got = runRequests(*e, {r});
+    EXPECT_EQ(got[r.id][0].tokens.size(), 4u) << r.id;
+    EXPECT_EQ(countLaunches(fake, "ingot_sample_f32"), 0u) << r.id;
+    EXPECT_EQ(fake.dtohBytes - dtoh0, (e->stats().steps - steps0) * V * 4) << r.id;
+    if (r.id != "r1") { // greedy: same tokens as the CPU engine
+      Results want = runRequests(*cpuEngine, {r});
+      EXPECT_EQ(got[r.id][0].tokens, want[r.id][0].tokens) << r.id;
+    }
+  }
+}
+
+// n > 1 on the device: the children's first draw samples the parent's row
+// again (launches of their own); every choice is reproducible.
+TEST_F(CudaEngine, ForkedChoicesSampleOnDevice) {
+  using namespace enginetest;
+  GenerationRequest r = request("n", promptIds(5, 9), 4, 1.0f);
+  r.sampling.n = 3;
+  r.sampling.seed = 99;
+  FakeCudaDriver fake;
+  auto e = Engine::create(*pf, cudaEngine(fake));
+  Results a = runRequests(*e, {r});
+  Results b = runRequests(*e, {r});
+  ASSERT_EQ(a["n"].size(), 3u);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(a["n"][k].tokens.size(), 4u);
+    EXPECT_EQ(a["n"][k].tokens, b["n"][k].tokens) << k;
+  }
+  EXPECT_EQ(fake.dtohBytes, 4 * e->stats().generatedTokens);
+  // One launch per step, plus two at each run's fork (choices 1 and 2
+  // sample row 0 again).
+  EXPECT_EQ(int64_t(countLaunches(fake, "ingot_sample_f32")), e->stats().steps + 4);
+  // The choices do not all draw the same tokens (own seeds).
+  EXPECT_FALSE(a["n"][0].tokens == a["n"][1].tokens && a["n"][1].tokens == a["n"][2].tokens);
 }
 
 } // namespace

@@ -199,8 +199,8 @@ bool selectStepKernels(mlir::ingot::StepOp step, const std::string &dtype,
     return add("add_layer_norm");
   if (kind == "Linear")
     return add("gemm");
-  if (kind == "Logits")
-    return add("gather_rows") && add("gemm");
+  if (kind == "Logits") // ingot_sample_f32: the executor samples these logits on the device
+    return add("gather_rows") && add("gemm") && add("sample");
   if (kind == "GatherLast")
     return add("gather_rows");
   if (kind == "SiluMul")

@@ -39,6 +39,7 @@
 #include "cuda/kernels/moe_abi.h"
 #include "cuda/kernels/norm_abi.h"
 #include "cuda/kernels/rope_abi.h"
+#include "cuda/kernels/sampling_abi.h"
 #include "cuda/kernels/softmax_abi.h"
 
 #include <algorithm>
@@ -199,6 +200,28 @@ struct MetaLayout {
   }
 };
 
+// Device sampling buffers (offsets into the scratch region and the pinned
+// sampling buffer), for maxSeqs draws: f32 temperature[], f32 top_p[],
+// i32 top_k[], u64 seeds[], i64 counters[], then i32 tokens[] (the output).
+struct SampleLayout {
+  size_t temperature = 0, topP = 0, topK = 0, seeds = 0, counters = 0, tokens = 0, bytes = 0;
+  void build(int64_t maxSeqs) {
+    size_t off = 0;
+    auto take = [&](size_t bytes) {
+      const size_t o = off;
+      off = alignUp(off + bytes);
+      return o;
+    };
+    temperature = take(size_t(maxSeqs) * 4);
+    topP = take(size_t(maxSeqs) * 4);
+    topK = take(size_t(maxSeqs) * 4);
+    seeds = take(size_t(maxSeqs) * 8);
+    counters = take(size_t(maxSeqs) * 8);
+    tokens = take(size_t(maxSeqs) * 4);
+    bytes = off;
+  }
+};
+
 class CudaExecutor final : public Executor {
 public:
   CudaExecutor(const PlanFile &pf, const ExecutorOptions &opts,
@@ -215,8 +238,22 @@ public:
 
   const float *step(const std::vector<int32_t> &tokens, const std::vector<int32_t> &positions,
                     const BatchMeta &batch) override {
+    stepDeferLogits(tokens, positions, batch);
+    return fetchLogits();
+  }
+
+  // The step's kernels (or the decode graph), without the logits download:
+  // they stay in the plan's logits_output activation until fetchLogits() or
+  // sampleOnDevice() reads them (the next step overwrites them).
+  void stepDeferLogits(const std::vector<int32_t> &tokens, const std::vector<int32_t> &positions,
+                       const BatchMeta &batch) override {
+    logitsRows_ = -1; // invalid until the step has been launched
     // The engine may step from another thread than the one that loaded.
     INGOT_CU(d_, cuCtxSetCurrent, (ctx_), "making the device's context current");
+    if (unsynced_) { // the staging buffer may still be in flight
+      INGOT_CU(d_, cuStreamSynchronize, (stream_), "running the previous step's kernels");
+      unsynced_ = false;
+    }
     cpuexec::validateBatch(tokens, positions, batch,
                            {maxTokens_, maxSeqs_, vocab_, maxPosition_, hasAttention_,
                             kv_->blockSize(), kv_->numBlocks()});
@@ -253,12 +290,97 @@ public:
     } else {
       runSteps(T, S, decode, maxQuery, maxCtx);
     }
+    logitsRows_ = S;
+    logitsFetched_ = false;
+    unsynced_ = true;
+  }
+
+  // Downloads the last step's logits [S, vocab] (once per step).
+  const float *fetchLogits() override {
+    INGOT_CHECK(logitsRows_ >= 0, "CUDA executor: fetchLogits() without a completed step");
+    if (logitsFetched_)
+      return logitsHost_;
+    INGOT_CU(d_, cuCtxSetCurrent, (ctx_), "making the device's context current");
     INGOT_CU(d_, cuMemcpyDtoHAsync,
-             (logitsHost_, tensorPtr(plan_.logits_output()), size_t(S * vocab_) * sizeof(float),
+             (logitsHost_, tensorPtr(plan_.logits_output()), size_t(logitsRows_ * vocab_) * sizeof(float),
               stream_),
              "copying the logits back");
     INGOT_CU(d_, cuStreamSynchronize, (stream_), "running the step's kernels");
+    unsynced_ = false;
+    logitsFetched_ = true;
     return logitsHost_;
+  }
+
+  bool canSampleOnDevice() const override { return bool(sample_); }
+
+  // ingot_sample_f32 over rows of the logits still on the device. The
+  // per-draw parameters go up through the pinned sampling buffer (one copy);
+  // one launch per run of draws whose rows are consecutive (usually one for
+  // the whole batch; a fork samples the same row again in a launch of its
+  // own), then only the int32 tokens come back. Runs after the step's
+  // kernels or graph replay on the same stream, outside any graph.
+  void sampleOnDevice(const std::vector<DeviceSampleParams> &per_seq,
+                      std::vector<int32_t> &tokens_out) override {
+    INGOT_CHECK(sample_, "CUDA executor: the plan's CUDA module has no ingot_sample_f32 (" + imageWhy_ +
+                             "); recompile the plan with this ingotc to sample on the device");
+    INGOT_CHECK(logitsRows_ >= 0, "CUDA executor: sampleOnDevice() without a completed step");
+    for (size_t i = 0; i < per_seq.size(); ++i)
+      INGOT_CHECK(per_seq[i].row >= 0 && per_seq[i].row < logitsRows_,
+                  "CUDA executor: device sample " + std::to_string(i) + " reads logits row " +
+                      std::to_string(per_seq[i].row) + "; the last step has " + std::to_string(logitsRows_));
+    tokens_out.assign(per_seq.size(), 0);
+    if (per_seq.empty())
+      return;
+    INGOT_CU(d_, cuCtxSetCurrent, (ctx_), "making the device's context current");
+    const CUdeviceptr logits = tensorPtr(plan_.logits_output());
+    char *host = static_cast<char *>(sampleHost_);
+    const CUdeviceptr dev = scratchBase_ + sampleOff_;
+    for (size_t base = 0; base < per_seq.size(); base += size_t(maxSeqs_)) {
+      const size_t n = std::min(per_seq.size() - base, size_t(maxSeqs_));
+      float *temp = reinterpret_cast<float *>(host + sampleLayout_.temperature);
+      float *topP = reinterpret_cast<float *>(host + sampleLayout_.topP);
+      int *topK = reinterpret_cast<int *>(host + sampleLayout_.topK);
+      auto *seeds = reinterpret_cast<unsigned long long *>(host + sampleLayout_.seeds);
+      auto *ctrs = reinterpret_cast<long long *>(host + sampleLayout_.counters);
+      for (size_t i = 0; i < n; ++i) {
+        const DeviceSampleParams &q = per_seq[base + i];
+        temp[i] = q.temperature;
+        topP[i] = q.topP;
+        topK[i] = q.topK;
+        seeds[i] = q.seed;
+        ctrs[i] = (long long)q.counter;
+      }
+      // The parameter arrays lie contiguously from offset 0 up to `tokens`.
+      INGOT_CU(d_, cuMemcpyHtoDAsync, (dev, host, sampleLayout_.tokens, stream_),
+               "uploading the sampling parameters");
+      for (size_t j = 0; j < n;) {
+        size_t m = 1;
+        while (j + m < n && per_seq[base + j + m].row == per_seq[base + j].row + int64_t(m))
+          ++m;
+        IngotSampleParams p{};
+        p.logits = static_cast<const float *>(dp(logits + CUdeviceptr(per_seq[base + j].row * vocab_) * 4));
+        p.out_tokens = static_cast<int *>(dp(dev + sampleLayout_.tokens + j * 4));
+        p.temperature = static_cast<const float *>(dp(dev + sampleLayout_.temperature + j * 4));
+        p.top_p = static_cast<const float *>(dp(dev + sampleLayout_.topP + j * 4));
+        p.top_k = static_cast<const int *>(dp(dev + sampleLayout_.topK + j * 4));
+        p.seeds = static_cast<const unsigned long long *>(dp(dev + sampleLayout_.seeds + j * 8));
+        p.counters = static_cast<const long long *>(dp(dev + sampleLayout_.counters + j * 8));
+        p.rows = (long long)m;
+        p.vocab = (long long)vocab_;
+        const KernelLaunch l = ingot_sample_launch(p);
+        void *args[] = {&p};
+        INGOT_CU(d_, cuLaunchKernel,
+                 (sample_.f, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1], l.block[2], l.shmem,
+                  stream_, args, nullptr),
+                 "launching ingot_sample_f32 for " + std::to_string(m) + " sequences");
+        j += m;
+      }
+      INGOT_CU(d_, cuMemcpyDtoHAsync, (host + sampleLayout_.tokens, dev + sampleLayout_.tokens, n * 4, stream_),
+               "copying the sampled tokens back");
+      INGOT_CU(d_, cuStreamSynchronize, (stream_), "sampling on the device");
+      unsynced_ = false;
+      std::memcpy(tokens_out.data() + base, host + sampleLayout_.tokens, n * 4);
+    }
   }
 
   PagedKvCache &kvCache() override { return *kv_; }
@@ -532,6 +654,8 @@ private:
       case fb::OpKind::Logits:
         s.main = function("ingot_gemm_" + tn, true, L);
         s.gather = function("ingot_gather_rows_" + tn, true, L);
+        // Device sampling (optional: modules of older plans lack it).
+        sample_ = function("ingot_sample_f32", false, L);
         allowShmem(s.main, ingot_gemm_shmem(INGOT_GEMM_CFG_SMALL), L);
         allowShmem(s.main, ingot_gemm_shmem(INGOT_GEMM_CFG_LARGE), L);
         break;
@@ -656,6 +780,10 @@ private:
       else if (p.op == fb::OpKind::Logits)
         gatherOff_ = take(size_t(maxSeqs_) * size_t(cpuexec::lastDim(slots_[size_t(p.in[0])])) * elem_);
     }
+    if (sample_) {
+      sampleLayout_.build(maxSeqs_);
+      sampleOff_ = take(sampleLayout_.bytes);
+    }
     scratchBytes_ = off;
     // Weights.
     weightBytes_ = 0;
@@ -724,6 +852,11 @@ private:
     INGOT_CU(d_, cuMemHostAlloc, (reinterpret_cast<void **>(&logitsHost_), size_t(maxSeqs_ * vocab_) * 4,
                                   CU_MEMHOSTALLOC_PORTABLE),
              "allocating the pinned logits buffer");
+    if (sample_) {
+      INGOT_CU(d_, cuMemHostAlloc, (&sampleHost_, sampleLayout_.bytes, CU_MEMHOSTALLOC_PORTABLE),
+               "allocating the pinned sampling buffer");
+      std::memset(sampleHost_, 0, sampleLayout_.bytes);
+    }
   }
 
   // ------------------------------------------------------------ weights
@@ -1256,7 +1389,9 @@ private:
                    imageWhy_ + ", " + dtypeName(dtype_) + ", weights " + formatBytes(weightBytes_) +
                    ", KV cache " + std::to_string(kv_->numBlocks()) + " blocks of " +
                    std::to_string(kv_->blockSize()) + " tokens (" + formatBytes(kv_->bytes()) +
-                   "), GEMM " + gemmWhy_ + ", graphs: " + g;
+                   "), GEMM " + gemmWhy_ + ", graphs: " + g +
+                   (sample_ ? ", sampling on the device"
+                            : ", sampling on the host (no ingot_sample_f32 in the module)");
   }
 
   void release() {
@@ -1276,6 +1411,8 @@ private:
       d_.cuMemFreeHost(logitsHost_);
     if (staging_)
       d_.cuMemFreeHost(staging_);
+    if (sampleHost_)
+      d_.cuMemFreeHost(sampleHost_);
     if (arena_)
       d_.cuMemFree(arena_);
     if (weights_)
@@ -1288,6 +1425,7 @@ private:
       d_.cuDevicePrimaryCtxRelease(dev_);
     logitsHost_ = nullptr;
     staging_ = nullptr;
+    sampleHost_ = nullptr;
     arena_ = weights_ = 0;
     module_ = nullptr;
     stream_ = nullptr;
@@ -1326,6 +1464,13 @@ private:
   std::vector<CUdeviceptr> ptrs_;
   void *staging_ = nullptr;
   float *logitsHost_ = nullptr;
+  int64_t logitsRows_ = -1;    // rows of the last step's logits (-1: none yet)
+  bool logitsFetched_ = false; // logitsHost_ holds them
+  bool unsynced_ = false;      // a deferred step may still be running
+  Fn sample_;                  // ingot_sample_f32, when the module has it
+  SampleLayout sampleLayout_;
+  size_t sampleOff_ = 0;       // in the scratch region
+  void *sampleHost_ = nullptr; // pinned, same layout
   std::unique_ptr<DeviceKvCache> kv_;
   static constexpr size_t kLtWorkspaceBytes = size_t(32) << 20;
   std::shared_ptr<const CublasLtApi> ltApi_;
@@ -1372,6 +1517,11 @@ std::string planTargets(const fb::Plan &p) {
 
 } // namespace
 } // namespace cuda
+
+void Executor::sampleOnDevice(const std::vector<DeviceSampleParams> &, std::vector<int32_t> &) {
+  throw Error("this executor (" + description() + ") cannot sample on the device; "
+              "check canSampleOnDevice() first");
+}
 
 bool parseDeviceKind(const std::string &s, DeviceKind &out) {
   if (s == "cpu")

@@ -33,6 +33,19 @@ struct ExecutorOptions {
   std::shared_ptr<const cuda::CudaDriver> cudaDriver;
 };
 
+// One draw of Executor::sampleOnDevice: row `row` of the last step's
+// logits, sampled as runtime/cuda/kernels/sampling.cuh defines it (greedy
+// when temperature <= 0 or topK == 1; top-k, then top-p over the top-k mass;
+// one Philox4x32-10 uniform keyed by (seed, counter), sampling_abi.h).
+struct DeviceSampleParams {
+  int64_t row = 0;          // in [0, batch.seqs.size()) of the last step
+  float temperature = 0.0f; // <= 0: greedy
+  int topK = 0;             // <= 0 or >= vocab: off
+  float topP = 1.0f;        // 1: off
+  uint64_t seed = 0;
+  int64_t counter = 0;      // e.g. tokens the sequence generated so far
+};
+
 class Executor {
 public:
   virtual ~Executor() = default;
@@ -41,12 +54,35 @@ public:
   virtual const float *step(const std::vector<int32_t> &tokens,
                             const std::vector<int32_t> &positions,
                             const BatchMeta &batch) = 0;
+
+  // The same step, but the logits may stay where they were computed (the
+  // device): follow with sampleOnDevice() and/or fetchLogits(), which
+  // downloads them only when called. Executors that compute on the host
+  // keep the default: step(), and fetchLogits() returns its result.
+  virtual void stepDeferLogits(const std::vector<int32_t> &tokens,
+                               const std::vector<int32_t> &positions, const BatchMeta &batch) {
+    deferredLogits_ = step(tokens, positions, batch);
+  }
+  // The logits [batch.seqs.size(), vocab] of the last stepDeferLogits(), on
+  // the host (valid until the next step).
+  virtual const float *fetchLogits() { return deferredLogits_; }
+  // Whether sampleOnDevice() is available (CUDA: the plan's module has
+  // ingot_sample_f32; plans of older compilers lack it).
+  virtual bool canSampleOnDevice() const { return false; }
+  // Samples per_seq[i] from the logits of the last stepDeferLogits() (or
+  // step()) where they lie, into tokens_out[i]; only the tokens come back.
+  virtual void sampleOnDevice(const std::vector<DeviceSampleParams> &per_seq,
+                              std::vector<int32_t> &tokens_out);
+
   virtual PagedKvCache &kvCache() = 0;
   virtual int64_t vocabSize() const = 0;
   virtual int64_t maxTokensPerStep() const = 0;
   virtual int64_t maxSeqsPerStep() const = 0;
   // One line for logs: "cpu (8 threads)", "cuda: NVIDIA H100 (sm_90), cubin sm_90a, ...".
   virtual std::string description() const { return "cpu"; }
+
+protected:
+  const float *deferredLogits_ = nullptr;
 };
 
 std::unique_ptr<Executor> createCpuExecutor(const PlanFile &plan,
