@@ -4,6 +4,7 @@
 #include "cuda/emu/cuda_emu.h"
 #include "ingot/runtime/error.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -54,6 +55,7 @@ const char *errName(CUresult r) {
   case CUDA_ERROR_INVALID_HANDLE: return "CUDA_ERROR_INVALID_HANDLE";
   case CUDA_ERROR_NOT_FOUND: return "CUDA_ERROR_NOT_FOUND";
   case CUDA_ERROR_LAUNCH_FAILED: return "CUDA_ERROR_LAUNCH_FAILED";
+  case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: return "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
   case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: return "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
   default: return nullptr;
   }
@@ -70,6 +72,7 @@ const char *errString(CUresult r) {
   case CUDA_ERROR_INVALID_HANDLE: return "invalid resource handle";
   case CUDA_ERROR_NOT_FOUND: return "named symbol not found";
   case CUDA_ERROR_LAUNCH_FAILED: return "unspecified launch failure";
+  case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: return "operation not permitted when stream is capturing";
   case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: return "operation failed due to a previous error during capture";
   default: return nullptr;
   }
@@ -126,6 +129,8 @@ CUresult fCtxSetCurrent(CUcontext) { return CUDA_SUCCESS; }
 
 CUresult fMemAlloc(CUdeviceptr *p, size_t bytes) {
   FAKE_FAIL("cuMemAlloc");
+  if (CUresult r = fake().refuseInCapture("cuMemAlloc"))
+    return r;
   FakeCudaDriver &f = fake();
   if (bytes == 0)
     return CUDA_ERROR_INVALID_VALUE;
@@ -142,6 +147,9 @@ CUresult fMemAlloc(CUdeviceptr *p, size_t bytes) {
 }
 CUresult fMemFree(CUdeviceptr p) {
   FakeCudaDriver &f = fake();
+  if (CUresult r = f.refuseInCapture("cuMemFree"))
+    return r;
+  f.flush(); // cuMemFree waits for work that may use the memory
   auto it = f.allocs_.find(reinterpret_cast<void *>(uintptr_t(p)));
   if (it == f.allocs_.end())
     return CUDA_ERROR_INVALID_VALUE;
@@ -157,10 +165,20 @@ CUresult fMemGetInfo(size_t *freeB, size_t *total) {
 }
 CUresult fMemHostAlloc(void **p, size_t bytes, unsigned) {
   FAKE_FAIL("cuMemHostAlloc");
+  if (CUresult r = fake().refuseInCapture("cuMemHostAlloc"))
+    return r;
   *p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (*p)
+    fake().pinned_[*p] = bytes;
   return *p ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 CUresult fMemFreeHost(void *p) {
+  FakeCudaDriver &f = fake();
+  if (CUresult r = f.refuseInCapture("cuMemFreeHost"))
+    return r;
+  f.flush();
+  if (!f.pinned_.erase(p))
+    return CUDA_ERROR_INVALID_VALUE;
   std::free(p);
   return CUDA_SUCCESS;
 }
@@ -174,13 +192,28 @@ CUresult copyOp(void *dst, const void *src, size_t n) {
 }
 CUresult fHtoD(CUdeviceptr dst, const void *src, size_t n, CUstream) {
   FAKE_FAIL("cuMemcpyHtoDAsync");
+  FakeCudaDriver &f = fake();
+  if (f.options().asyncStream && !f.capturing && !f.isPinned(src)) {
+    // Pageable source: the driver stages it before returning.
+    FakeCudaDriver::Op op;
+    op.kind = 1;
+    op.dst = reinterpret_cast<void *>(uintptr_t(dst));
+    op.staged.assign(static_cast<const uint8_t *>(src), static_cast<const uint8_t *>(src) + n);
+    op.bytes = n;
+    return f.record(std::move(op));
+  }
   return copyOp(reinterpret_cast<void *>(uintptr_t(dst)), src, n);
 }
 CUresult fDtoH(void *dst, CUdeviceptr src, size_t n, CUstream) {
   FAKE_FAIL("cuMemcpyDtoHAsync");
-  ++fake().dtohCopies;
-  fake().dtohBytes += int64_t(n);
-  return copyOp(dst, reinterpret_cast<const void *>(uintptr_t(src)), n);
+  FakeCudaDriver &f = fake();
+  ++f.dtohCopies;
+  f.dtohBytes += int64_t(n);
+  const CUresult r = copyOp(dst, reinterpret_cast<const void *>(uintptr_t(src)), n);
+  // To pageable memory the copy is synchronous.
+  if (r == CUDA_SUCCESS && f.options().asyncStream && !f.capturing && !f.isPinned(dst))
+    return f.flush();
+  return r;
 }
 CUresult fDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream) {
   FAKE_FAIL("cuMemcpyDtoDAsync");
@@ -197,15 +230,34 @@ CUresult fMemsetD8(CUdeviceptr dst, unsigned char v, size_t n, CUstream) {
 CUresult fModuleLoadData(CUmodule *m, const void *image) {
   FAKE_FAIL("cuModuleLoadData");
   FakeCudaDriver &f = fake();
+  if (CUresult r = f.refuseInCapture("cuModuleLoadData"))
+    return r;
   f.lastImage.assign(static_cast<const char *>(image), strnlen(static_cast<const char *>(image), 64));
   ++f.modulesLoaded;
   *m = reinterpret_cast<CUmodule>(new FakeModule());
   return CUDA_SUCCESS;
 }
-CUresult fModuleLoadDataEx(CUmodule *m, const void *image, unsigned, int *, void **) {
+CUresult fModuleLoadDataEx(CUmodule *m, const void *image, unsigned n, int *opts, void **vals) {
+  if (n && (!opts || !vals))
+    return CUDA_ERROR_INVALID_VALUE;
+  if (fake().shouldFail("cuModuleLoadDataEx")) { // a JIT failure, with its log
+    char *log = nullptr;
+    size_t size = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      if (opts[i] == CU_JIT_ERROR_LOG_BUFFER)
+        log = static_cast<char *>(vals[i]);
+      else if (opts[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+        size = size_t(reinterpret_cast<uintptr_t>(vals[i]));
+    }
+    if (log && size)
+      std::snprintf(log, size, "ptxas fatal: fake JIT error");
+    return fake().options().failWith;
+  }
   return fModuleLoadData(m, image);
 }
 CUresult fModuleUnload(CUmodule m) {
+  if (CUresult r = fake().refuseInCapture("cuModuleUnload"))
+    return r;
   delete reinterpret_cast<FakeModule *>(m);
   return CUDA_SUCCESS;
 }
@@ -264,7 +316,12 @@ CUresult fStreamCreate(CUstream *s, unsigned) {
   *s = reinterpret_cast<CUstream>(&g_stream_tag);
   return CUDA_SUCCESS;
 }
-CUresult fStreamSynchronize(CUstream) { return fake().capturing ? CUDA_ERROR_STREAM_CAPTURE_INVALIDATED : CUDA_SUCCESS; }
+CUresult fStreamSynchronize(CUstream) {
+  FakeCudaDriver &f = fake();
+  if (CUresult r = f.refuseInCapture("cuStreamSynchronize"))
+    return r;
+  return f.flush();
+}
 CUresult fStreamDestroy(CUstream) { return CUDA_SUCCESS; }
 CUresult fBeginCapture(CUstream, int) {
   FAKE_FAIL("cuStreamBeginCapture");
@@ -272,6 +329,7 @@ CUresult fBeginCapture(CUstream, int) {
   if (f.capturing)
     return CUDA_ERROR_INVALID_VALUE;
   f.capturing = true;
+  f.captureInvalidated = false;
   f.captured.clear();
   return CUDA_SUCCESS;
 }
@@ -280,6 +338,12 @@ CUresult fEndCapture(CUstream, CUgraph *g) {
   if (!f.capturing)
     return CUDA_ERROR_INVALID_VALUE;
   f.capturing = false;
+  if (f.captureInvalidated) { // as the driver: no graph
+    f.captureInvalidated = false;
+    f.captured.clear();
+    *g = nullptr;
+    return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  }
   auto *graph = new FakeGraph();
   graph->ops = std::move(f.captured);
   f.captured.clear();
@@ -295,8 +359,15 @@ CUresult fGraphInstantiate(CUgraphExec *e, CUgraph g, unsigned long long) {
 CUresult fGraphLaunch(CUgraphExec e, CUstream) {
   FAKE_FAIL("cuGraphLaunch");
   FakeCudaDriver &f = fake();
+  if (f.capturing) // not used by the executor; keep the fake simple
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   ++f.graphLaunches;
   for (const FakeCudaDriver::Op &op : reinterpret_cast<FakeGraph *>(e)->ops) {
+    if (f.options().asyncStream) {
+      f.pending.push_back(op);
+      f.pending.back().fromGraph = true;
+      continue;
+    }
     const int r = f.run(op, true);
     if (r != CUDA_SUCCESS)
       return r;
@@ -316,7 +387,12 @@ CUresult fEventCreate(CUevent *e, unsigned) {
   return CUDA_SUCCESS;
 }
 CUresult fEventRecord(CUevent, CUstream) { return CUDA_SUCCESS; }
-CUresult fEventSynchronize(CUevent) { return CUDA_SUCCESS; }
+CUresult fEventSynchronize(CUevent) {
+  FakeCudaDriver &f = fake();
+  if (CUresult r = f.refuseInCapture("cuEventSynchronize"))
+    return r;
+  return f.flush();
+}
 CUresult fEventElapsedTime(float *ms, CUevent, CUevent) {
   *ms = 0.0f;
   return CUDA_SUCCESS;
@@ -377,6 +453,8 @@ FakeCudaDriver::FakeCudaDriver(Options o) : opts_(std::move(o)) {
 FakeCudaDriver::~FakeCudaDriver() {
   for (auto &a : allocs_)
     std::free(a.first);
+  for (auto &a : pinned_)
+    std::free(a.first);
   g_fake = nullptr;
 }
 
@@ -393,12 +471,44 @@ int FakeCudaDriver::record(Op op) {
     captured.push_back(std::move(op));
     return CUDA_SUCCESS;
   }
+  if (opts_.asyncStream) {
+    pending.push_back(std::move(op));
+    return CUDA_SUCCESS;
+  }
   return run(op, false);
+}
+
+cuda::CUresult FakeCudaDriver::refuseInCapture(const char *member) {
+  if (!capturing)
+    return CUDA_SUCCESS;
+  captureViolations.push_back(member);
+  captureInvalidated = true;
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+int FakeCudaDriver::flush() {
+  std::vector<Op> ops;
+  ops.swap(pending);
+  for (const Op &op : ops) {
+    const int r = run(op, op.fromGraph);
+    if (r != CUDA_SUCCESS)
+      return r;
+  }
+  return CUDA_SUCCESS;
+}
+
+bool FakeCudaDriver::isPinned(const void *p) const {
+  auto it = pinned_.upper_bound(const_cast<void *>(p));
+  if (it == pinned_.begin())
+    return false;
+  --it;
+  const char *b = static_cast<const char *>(it->first);
+  return static_cast<const char *>(p) < b + it->second;
 }
 
 int FakeCudaDriver::run(const Op &op, bool fromGraph) {
   if (op.kind == 1) {
-    std::memmove(op.dst, op.src, op.bytes);
+    std::memmove(op.dst, op.staged.empty() ? op.src : op.staged.data(), op.bytes);
     return CUDA_SUCCESS;
   }
   if (op.kind == 2) {

@@ -53,6 +53,14 @@ public:
     int emuWorkers = 2;                // OS threads per emulated launch
     // Entry points not in the emulation's registry, run on the host.
     std::map<std::string, HostKernel> hostKernels;
+    // Stream work (launches, copies, memsets, graph replays) runs when the
+    // host synchronises (cuStreamSynchronize, cuEventSynchronize, a copy to
+    // pageable host memory, cuMemFree*), as on a real device, instead of at
+    // the call: a copy from pinned memory (cuMemHostAlloc) reads its source
+    // then, so the host rewriting a pinned buffer before the copy ran is seen;
+    // a copy from pageable memory takes its source at the call (the real
+    // driver stages it before returning).
+    bool asyncStream = false;
   };
   explicit FakeCudaDriver(Options o);
   FakeCudaDriver() : FakeCudaDriver(Options{}) {}
@@ -72,6 +80,7 @@ public:
   std::string lastImage; // first bytes of the last module image loaded
   size_t liveAllocations() const { return allocs_.size(); }
   size_t bytesInUse() const { return used_; }
+  bool isPinned(const void *p) const;
 
   // Internal (called by the table's functions).
   struct Op {
@@ -85,12 +94,22 @@ public:
     const void *src = nullptr;
     size_t bytes = 0;
     unsigned char value = 0;
+    std::vector<uint8_t> staged; // a pageable source, taken at the call
+    bool fromGraph = false;
   };
   bool shouldFail(const char *member);
   int run(const Op &op, bool fromGraph);
   int record(Op op); // captured or run now
   bool capturing = false;
+  bool captureInvalidated = false; // a capture-unsafe call during the capture
+  // Calls made during a capture that the real driver refuses there (as
+  // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, invalidating the capture).
+  std::vector<std::string> captureViolations;
+  cuda::CUresult refuseInCapture(const char *member);
   std::vector<Op> captured;
+  std::vector<Op> pending; // asyncStream: enqueued, not yet run
+  int flush();             // runs `pending`
+  std::map<void *, size_t> pinned_; // cuMemHostAlloc blocks
   std::map<void *, size_t> allocs_;
   size_t used_ = 0;
   int callCount_ = 0;

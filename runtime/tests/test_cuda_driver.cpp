@@ -2,6 +2,7 @@
 // and its error messages, module image choice, graph buckets, KV sizing, the
 // fake driver itself (launch by name, capture and replay with the parameter
 // bytes copied at capture) and device selection (createExecutor).
+#include "../src/cuda/cublaslt.h"
 #include "../src/cuda/cuda_driver.h"
 #include "../src/cuda/cuda_plan.h"
 #include "fake_cuda_driver.h"
@@ -421,6 +422,184 @@ TEST(CudaSelect2, ParsesDeviceKinds) {
   ASSERT_TRUE(parseDeviceKind("auto", k));
   EXPECT_EQ(k, DeviceKind::Auto);
   EXPECT_FALSE(parseDeviceKind("gpu", k));
+}
+
+
+// ---- cuBLASLt calls (a recording stand-in for libcublasLt) ----
+
+struct FakeLt {
+  struct Layout {
+    int type;
+    uint64_t rows, cols;
+    int64_t ld;
+  };
+  struct Attrs {
+    std::map<int, std::vector<uint8_t>> a;
+    int compute = -1, scale = -1;
+  };
+  std::vector<std::unique_ptr<Layout>> layouts;
+  std::vector<std::unique_ptr<Attrs>> descs, prefs;
+  int heuristicCalls = 0, matmulCalls = 0;
+  bool noAlgorithm = false;
+  // The last matmul's operands.
+  const void *A = nullptr, *B = nullptr, *C = nullptr;
+  void *D = nullptr;
+  Layout *Al = nullptr, *Bl = nullptr, *Cl = nullptr, *Dl = nullptr;
+  Attrs *desc = nullptr, *heuristicPref = nullptr;
+  size_t workspaceBytes = 0;
+};
+FakeLt *g_lt = nullptr;
+int g_ltHandle;
+
+template <class T> T attrAs(const FakeLt::Attrs &x, int id) {
+  auto it = x.a.find(id);
+  EXPECT_NE(it, x.a.end()) << "attribute " << id << " not set";
+  if (it == x.a.end())
+    return T{};
+  EXPECT_EQ(it->second.size(), sizeof(T)) << "attribute " << id << " size";
+  T v{};
+  std::memcpy(&v, it->second.data(), std::min(sizeof(T), it->second.size()));
+  return v;
+}
+
+std::shared_ptr<const CublasLtApi> fakeLtApi() {
+  auto api = std::make_shared<CublasLtApi>();
+  api->source = "fake cuBLASLt";
+  api->cublasLtCreate = [](void **h) { *h = &g_ltHandle; return 0; };
+  api->cublasLtDestroy = [](void *) { return 0; };
+  api->cublasLtGetStatusName = [](int) -> const char * { return "CUBLAS_STATUS_X"; };
+  api->cublasLtGetStatusString = [](int) -> const char * { return "x"; };
+  api->cublasLtMatmulDescCreate = [](void **d, int compute, int scale) {
+    g_lt->descs.push_back(std::make_unique<FakeLt::Attrs>());
+    g_lt->descs.back()->compute = compute;
+    g_lt->descs.back()->scale = scale;
+    *d = g_lt->descs.back().get();
+    return 0;
+  };
+  api->cublasLtMatmulDescDestroy = [](void *) { return 0; };
+  api->cublasLtMatmulDescSetAttribute = [](void *d, int attr, const void *buf, size_t n) {
+    auto *b = static_cast<const uint8_t *>(buf);
+    static_cast<FakeLt::Attrs *>(d)->a[attr].assign(b, b + n);
+    return 0;
+  };
+  api->cublasLtMatrixLayoutCreate = [](void **l, int type, uint64_t rows, uint64_t cols, int64_t ld) {
+    g_lt->layouts.push_back(std::make_unique<FakeLt::Layout>(FakeLt::Layout{type, rows, cols, ld}));
+    *l = g_lt->layouts.back().get();
+    return 0;
+  };
+  api->cublasLtMatrixLayoutDestroy = [](void *) { return 0; };
+  api->cublasLtMatmulPreferenceCreate = [](void **p) {
+    g_lt->prefs.push_back(std::make_unique<FakeLt::Attrs>());
+    *p = g_lt->prefs.back().get();
+    return 0;
+  };
+  api->cublasLtMatmulPreferenceDestroy = [](void *) { return 0; };
+  api->cublasLtMatmulPreferenceSetAttribute = [](void *p, int attr, const void *buf, size_t n) {
+    auto *b = static_cast<const uint8_t *>(buf);
+    static_cast<FakeLt::Attrs *>(p)->a[attr].assign(b, b + n);
+    return 0;
+  };
+  api->cublasLtMatmulAlgoGetHeuristic = [](void *, void *, void *, void *, void *, void *, void *pref,
+                                           int requested, LtHeuristicResult *r, int *returned) {
+    ++g_lt->heuristicCalls;
+    g_lt->heuristicPref = static_cast<FakeLt::Attrs *>(pref);
+    EXPECT_GE(requested, 1);
+    *returned = g_lt->noAlgorithm ? 0 : 1;
+    r->state = 0;
+    r->algo.data[0] = 42;
+    return 0;
+  };
+  api->cublasLtMatmul = [](void *, void *desc, const void *alpha, const void *A, void *Al, const void *B,
+                           void *Bl, const void *beta, const void *C, void *Cl, void *D, void *Dl,
+                           const LtAlgo *algo, void *, size_t ws, CUstream) {
+    ++g_lt->matmulCalls;
+    EXPECT_EQ(*static_cast<const float *>(alpha), 1.0f);
+    EXPECT_EQ(*static_cast<const float *>(beta), 0.0f);
+    EXPECT_EQ(algo->data[0], 42u);
+    g_lt->desc = static_cast<FakeLt::Attrs *>(desc);
+    g_lt->A = A;
+    g_lt->B = B;
+    g_lt->C = C;
+    g_lt->D = D;
+    g_lt->Al = static_cast<FakeLt::Layout *>(Al);
+    g_lt->Bl = static_cast<FakeLt::Layout *>(Bl);
+    g_lt->Cl = static_cast<FakeLt::Layout *>(Cl);
+    g_lt->Dl = static_cast<FakeLt::Layout *>(Dl);
+    g_lt->workspaceBytes = ws;
+    return 0;
+  };
+  return api;
+}
+
+// Row-major C[m,n] = A[m,k] . W[n,k]^T as cuBLASLt's column-major
+// D[n,m] = op_T(W) . A, with the attribute ids, value types and layouts of
+// cublasLt.h; algorithms chosen for 16-byte alignment; no heuristic query
+// when planning is not allowed (stream capture).
+TEST(CudaLt, LayoutsAttributesAndCapture) {
+  FakeLt lt;
+  g_lt = &lt;
+  {
+    LtGemm g(fakeLtApi(), CUdeviceptr(0x10000), size_t(32) << 20);
+    const CUdeviceptr a = 0x100020, w = 0x200000, bias = 0x300000, c = 0x400030;
+    ASSERT_TRUE(g.gemm(DType::BF16, false, LtEpilogue::GeluTanh, a, w, bias, c, 3, 5, 8, nullptr, "t"));
+    EXPECT_EQ(lt.heuristicCalls, 1);
+    ASSERT_EQ(lt.matmulCalls, 1);
+    // Operand A of cuBLASLt is W (k x n, ld k, transposed), B the activations.
+    EXPECT_EQ(lt.A, reinterpret_cast<const void *>(w));
+    EXPECT_EQ(lt.B, reinterpret_cast<const void *>(a));
+    EXPECT_EQ(lt.C, reinterpret_cast<const void *>(c));
+    EXPECT_EQ(lt.D, reinterpret_cast<void *>(c));
+    auto layoutIs = [](const FakeLt::Layout *l, int type, uint64_t rows, uint64_t cols, int64_t ld) {
+      ASSERT_NE(l, nullptr);
+      EXPECT_EQ(l->type, type);
+      EXPECT_EQ(l->rows, rows);
+      EXPECT_EQ(l->cols, cols);
+      EXPECT_EQ(l->ld, ld);
+    };
+    layoutIs(lt.Al, 14, 8, 5, 8); // CUDA_R_16BF
+    layoutIs(lt.Bl, 14, 8, 3, 8);
+    layoutIs(lt.Cl, 14, 5, 3, 5);
+    layoutIs(lt.Dl, 14, 5, 3, 5);
+    const FakeLt::Attrs &d = *lt.desc;
+    EXPECT_EQ(d.compute, 68); // CUBLAS_COMPUTE_32F
+    EXPECT_EQ(d.scale, 0);    // CUDA_R_32F
+    EXPECT_EQ(attrAs<int32_t>(d, 3), 1);     // TRANSA = CUBLAS_OP_T
+    EXPECT_EQ(attrAs<int32_t>(d, 4), 0);     // TRANSB = CUBLAS_OP_N
+    EXPECT_EQ(attrAs<uint32_t>(d, 7), 36u);  // EPILOGUE = GELU_BIAS
+    EXPECT_EQ(attrAs<int32_t>(d, 26), 14);   // BIAS_DATA_TYPE = bf16 (= D's type)
+    EXPECT_EQ(attrAs<const void *>(d, 8), reinterpret_cast<const void *>(bias)); // BIAS_POINTER
+    const FakeLt::Attrs &p = *lt.heuristicPref;
+    EXPECT_EQ(attrAs<uint64_t>(p, 1), uint64_t(32) << 20); // MAX_WORKSPACE_BYTES
+    for (int id : {5, 6, 7, 8})                             // MIN_ALIGNMENT_{A,B,C,D}_BYTES
+      EXPECT_EQ(attrAs<uint32_t>(p, id), uint32_t(kLtMinAlign)) << id;
+    EXPECT_EQ(lt.workspaceBytes, size_t(32) << 20);
+    // Cached: no second heuristic query.
+    ASSERT_TRUE(g.gemm(DType::BF16, false, LtEpilogue::GeluTanh, a, w, bias, c, 3, 5, 8, nullptr, "t"));
+    EXPECT_EQ(lt.heuristicCalls, 1);
+    // During capture an unprepared shape falls back without a query; a
+    // prepared one runs.
+    EXPECT_FALSE(g.gemm(DType::BF16, false, LtEpilogue::None, a, w, 0, c, 4, 5, 8, nullptr, "t", false));
+    EXPECT_EQ(lt.heuristicCalls, 1);
+    EXPECT_TRUE(g.prepare(DType::BF16, false, LtEpilogue::None, false, 4, 5, 8));
+    EXPECT_EQ(lt.heuristicCalls, 2);
+    EXPECT_TRUE(g.gemm(DType::BF16, false, LtEpilogue::None, a, w, 0, c, 4, 5, 8, nullptr, "t", false));
+    EXPECT_EQ(lt.heuristicCalls, 2);
+    EXPECT_EQ(attrAs<uint32_t>(*lt.desc, 7), 1u); // EPILOGUE_DEFAULT
+    // A pointer below the alignment the algorithm was chosen for: fall back.
+    const int before = lt.matmulCalls;
+    EXPECT_FALSE(g.gemm(DType::BF16, false, LtEpilogue::None, a + 8, w, 0, c, 4, 5, 8, nullptr, "t"));
+    EXPECT_FALSE(g.gemm(DType::BF16, false, LtEpilogue::None, a, w, 0, c + 2, 4, 5, 8, nullptr, "t"));
+    EXPECT_EQ(lt.matmulCalls, before);
+    // f32 logits from bf16 rows: D is CUDA_R_32F.
+    ASSERT_TRUE(g.gemm(DType::BF16, true, LtEpilogue::None, a, w, 0, c, 2, 5, 8, nullptr, "t"));
+    layoutIs(lt.Dl, 0, 5, 2, 5);
+    layoutIs(lt.Al, 14, 8, 5, 8);
+    // GELU-erf (cuBLASLt has only the tanh form) and no algorithm: fall back.
+    EXPECT_FALSE(g.gemm(DType::BF16, false, LtEpilogue::GeluErf, a, w, 0, c, 2, 5, 8, nullptr, "t"));
+    lt.noAlgorithm = true;
+    EXPECT_FALSE(g.gemm(DType::F32, false, LtEpilogue::None, a, w, 0, c, 2, 5, 8, nullptr, "t"));
+  }
+  g_lt = nullptr;
 }
 
 } // namespace

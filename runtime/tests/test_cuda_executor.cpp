@@ -270,6 +270,115 @@ struct CudaExec : ::testing::Test {
 };
 
 TEST_F(CudaExec, F32HeadDim16Group2) { check(16, 2, fb::DType::F32, 1e-4); }
+
+// A fake whose stream runs its work only when the host synchronises (as a
+// real device does, fakeCuda's asyncStream): the executor's results do not
+// change, graphs on or off; and two steps launched back to back without a
+// download in between do not see each other's batch metadata (the pinned
+// staging buffer of step N+1 is written only after step N's uploads ran).
+TEST_F(CudaExec, AsyncStreamMatchesAndStagingIsNotReusedInFlight) {
+  auto pf = PlanFile::open(buildPlan(16, 2, fb::DType::F32));
+  const StepLogits want = cpuRun(*pf);
+  for (bool graphs : {true, false}) {
+    FakeCudaDriver::Options fo;
+    fo.asyncStream = true;
+    FakeCudaDriver fake(fo);
+    expectClose(cudaRun(*pf, graphs, fake), want, 1e-4, graphs ? "async, graphs on" : "async, graphs off");
+    EXPECT_TRUE(fake.captureViolations.empty());
+    EXPECT_TRUE(fake.pending.empty());
+  }
+  // Back to back: prefill A, prefill B, decode A and B, all deferred; only
+  // the last step's logits are read.
+  ExecutorOptions co;
+  co.numThreads = 1;
+  auto cpu = createCpuExecutor(*pf, co);
+  const int64_t V = cpu->vocabSize();
+  auto steps = [&](Executor &ex, bool deferred) {
+    const int bs = ex.kvCache().blockSize();
+    Seq A{{0, 1, 2, 3}}, B{{8, 9, 10, 11}};
+    std::vector<Batch> bs3;
+    bs3.push_back(makeBatch({&A}, {{1, 17, 42, 3, 5}}, bs));
+    bs3.push_back(makeBatch({&B}, {{7, 7, 30, 2, 9, 11}}, bs));
+    bs3.push_back(makeBatch({&A, &B}, {{4}, {6}}, bs));
+    const float *l = nullptr;
+    for (const Batch &b : bs3) {
+      if (deferred)
+        ex.stepDeferLogits(b.tokens, b.positions, b.meta);
+      else
+        l = ex.step(b.tokens, b.positions, b.meta);
+    }
+    if (deferred)
+      l = ex.fetchLogits();
+    return std::vector<float>(l, l + 2 * V);
+  };
+  const std::vector<float> ref = steps(*cpu, false);
+  for (bool graphs : {true, false}) {
+    FakeCudaDriver::Options fo;
+    fo.asyncStream = true;
+    FakeCudaDriver fake(fo);
+    ExecutorOptions o;
+    o.device = DeviceKind::Cuda;
+    o.cudaDriver = fake.table();
+    o.cudaGraphs = graphs;
+    o.gpuMemoryFraction = 0.5;
+    auto ex = createExecutor(*pf, o);
+    const std::vector<float> got = steps(*ex, true);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], ref[i], 1e-4 * std::max(1.0f, std::fabs(ref[i]))) << "graphs " << graphs << " logit " << i;
+    EXPECT_EQ(fake.graphLaunches, graphs ? 1 : 0);
+  }
+}
+
+// The real driver refuses synchronous calls (allocation, module loading,
+// stream synchronisation) while a stream captures, and the capture then
+// fails; the fake does too.
+TEST(CudaFake, RefusesSynchronousCallsDuringCapture) {
+  FakeCudaDriver fake;
+  const cuda::CudaDriver &d = *fake.table();
+  cuda::CUstream s = nullptr;
+  ASSERT_EQ(d.cuStreamCreate(&s, cuda::CU_STREAM_NON_BLOCKING), cuda::CUDA_SUCCESS);
+  ASSERT_EQ(d.cuStreamBeginCapture(s, cuda::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), cuda::CUDA_SUCCESS);
+  cuda::CUdeviceptr p = 0;
+  EXPECT_EQ(d.cuMemAlloc(&p, 256), cuda::CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  EXPECT_EQ(d.cuStreamSynchronize(s), cuda::CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  cuda::CUgraph g = nullptr;
+  EXPECT_EQ(d.cuStreamEndCapture(s, &g), cuda::CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  EXPECT_EQ(g, nullptr);
+  EXPECT_EQ(fake.captureViolations, (std::vector<std::string>{"cuMemAlloc", "cuStreamSynchronize"}));
+  // A clean capture afterwards works.
+  ASSERT_EQ(d.cuStreamBeginCapture(s, cuda::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), cuda::CUDA_SUCCESS);
+  ASSERT_EQ(d.cuStreamEndCapture(s, &g), cuda::CUDA_SUCCESS);
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(d.cuGraphDestroy(g), cuda::CUDA_SUCCESS);
+}
+
+// asyncStream: a copy from pinned memory reads its source when the stream
+// runs (so rewriting the buffer before a synchronisation races, as on a
+// device); one from pageable memory takes it at the call.
+TEST(CudaFake, AsyncStreamReadsPinnedSourcesLate) {
+  FakeCudaDriver::Options fo;
+  fo.asyncStream = true;
+  FakeCudaDriver fake(fo);
+  const cuda::CudaDriver &d = *fake.table();
+  cuda::CUstream s = nullptr;
+  ASSERT_EQ(d.cuStreamCreate(&s, cuda::CU_STREAM_NON_BLOCKING), cuda::CUDA_SUCCESS);
+  cuda::CUdeviceptr dev = 0;
+  ASSERT_EQ(d.cuMemAlloc(&dev, 8), cuda::CUDA_SUCCESS);
+  void *pinned = nullptr;
+  ASSERT_EQ(d.cuMemHostAlloc(&pinned, 4, cuda::CU_MEMHOSTALLOC_PORTABLE), cuda::CUDA_SUCCESS);
+  int32_t pageable = 1;
+  *static_cast<int32_t *>(pinned) = 10;
+  ASSERT_EQ(d.cuMemcpyHtoDAsync(dev, pinned, 4, s), cuda::CUDA_SUCCESS);
+  ASSERT_EQ(d.cuMemcpyHtoDAsync(dev + 4, &pageable, 4, s), cuda::CUDA_SUCCESS);
+  *static_cast<int32_t *>(pinned) = 20; // too early: the copy has not run
+  pageable = 2;
+  int32_t back[2] = {0, 0};
+  ASSERT_EQ(d.cuMemcpyDtoHAsync(back, dev, 8, s), cuda::CUDA_SUCCESS); // pageable: synchronous
+  EXPECT_EQ(back[0], 20);
+  EXPECT_EQ(back[1], 1);
+  EXPECT_EQ(d.cuMemFreeHost(pinned), cuda::CUDA_SUCCESS);
+  EXPECT_EQ(d.cuMemFree(dev), cuda::CUDA_SUCCESS);
+}
 TEST_F(CudaExec, Bf16HeadDim32Group4) { check(32, 1, fb::DType::BF16, 5e-2); }
 TEST_F(CudaExec, Bf16HeadDim16Group1) { check(16, 4, fb::DType::BF16, 5e-2); }
 TEST_F(CudaExec, UnfusedRopeF32) { check(16, 2, fb::DType::F32, 1e-4, /*unfused=*/true); }
@@ -517,6 +626,25 @@ TEST_F(CudaExec, MissingMmaVariantFallsBackAndMissingRequiredFails) {
                                            "while allocating the device arena"),
                 std::string::npos)
           << e.what();
+    }
+  }
+  {
+    // A module the JIT rejects: the call, the error and the JIT's log.
+    FakeCudaDriver::Options fo;
+    fo.failCall = "cuModuleLoadDataEx";
+    fo.failWith = cuda::CUDA_ERROR_INVALID_PTX;
+    FakeCudaDriver fake(fo);
+    ExecutorOptions o;
+    o.device = DeviceKind::Cuda;
+    o.cudaDriver = fake.table();
+    try {
+      createExecutor(*pf, o);
+      FAIL() << "expected an error";
+    } catch (const Error &e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("cuModuleLoadDataEx failed with CUDA error 218 while loading the plan's CUDA module"),
+                std::string::npos) << m;
+      EXPECT_NE(m.find("; JIT log: ptxas fatal: fake JIT error"), std::string::npos) << m;
     }
   }
   {

@@ -20,6 +20,8 @@ constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPoin
               kDescBiasDataType = 26;
 constexpr uint32_t kEpiDefault = 1, kEpiBias = 4, kEpiGelu = 32, kEpiGeluBias = 36;
 constexpr int kPrefMaxWorkspace = 1;
+// CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_{A,B,C,D}_BYTES (uint32_t, default 256).
+constexpr int kPrefMinAlignA = 5, kPrefMinAlignB = 6, kPrefMinAlignC = 7, kPrefMinAlignD = 8;
 constexpr int kStatusSuccess = 0;
 
 int cudaType(DType t) {
@@ -139,6 +141,14 @@ LtGemm::Plan *LtGemm::plan(DType ab, bool cF32, LtEpilogue epi, bool bias, int64
   int returned = 0;
   LtHeuristicResult r{};
   int st = api_->cublasLtMatmulPreferenceSetAttribute(pref, kPrefMaxWorkspace, &ws, sizeof ws);
+  // The heuristic assumes 256-byte aligned A/B/C/D unless told otherwise, and
+  // the algorithm it picks may then need that alignment; the plan's
+  // activations are only 32-byte (bf16) / 64-byte (f32) aligned, so ask for
+  // algorithms that work with kLtMinAlign-byte pointers (gemm() checks them).
+  const uint32_t align = uint32_t(kLtMinAlign);
+  for (int attr : {kPrefMinAlignA, kPrefMinAlignB, kPrefMinAlignC, kPrefMinAlignD})
+    if (st == kStatusSuccess)
+      st = api_->cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align);
   if (st == kStatusSuccess)
     st = api_->cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, 1, &r, &returned);
   api_->cublasLtMatmulPreferenceDestroy(pref);
@@ -154,8 +164,19 @@ bool LtGemm::prepare(DType ab, bool cF32, LtEpilogue epi, bool bias, int64_t m, 
 }
 
 bool LtGemm::gemm(DType ab, bool cF32, LtEpilogue epi, CUdeviceptr a, CUdeviceptr w, CUdeviceptr bias,
-                  CUdeviceptr c, int64_t m, int64_t n, int64_t k, CUstream stream, const std::string &what) {
-  Plan *p = plan(ab, cF32, epi, bias != 0, m, n, k);
+                  CUdeviceptr c, int64_t m, int64_t n, int64_t k, CUstream stream, const std::string &what,
+                  bool planIfMissing) {
+  // Pointers less aligned than the algorithms were chosen for: fall back.
+  for (CUdeviceptr ptr : {a, w, bias, c})
+    if (ptr % kLtMinAlign != 0)
+      return false;
+  Plan *p = nullptr;
+  if (planIfMissing) {
+    p = plan(ab, cF32, epi, bias != 0, m, n, k);
+  } else { // e.g. during stream capture: no heuristic query, cached plans only
+    auto it = plans_.find(Key{int(ab), int(cF32), int(epi), int(bias != 0), m, n, k});
+    p = it != plans_.end() && it->second.ok ? &it->second : nullptr;
+  }
   if (!p)
     return false;
   if (bias) {

@@ -61,6 +61,11 @@ std::shared_ptr<const CublasLtApi> loadCublasLt(std::string *why);
 // GELU variants of the plan's Linear epilogue (IngotGemmParams.epilogue).
 enum class LtEpilogue { None = 0, GeluTanh = 1, GeluErf = 2 };
 
+// The pointer alignment (bytes) the algorithms are chosen for (the heuristic
+// preference CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES); gemm() falls back
+// for pointers less aligned.
+constexpr size_t kLtMinAlign = 16;
+
 class LtGemm {
 public:
   // Throws ingot::Error when the handle cannot be created.
@@ -70,10 +75,13 @@ public:
   LtGemm &operator=(const LtGemm &) = delete;
 
   // C[m,n] (cF32: fp32, else `ab`) = A[m,k] . W[n,k]^T (+ bias[n] of `ab`);
-  // false when cuBLASLt has no algorithm for it (the caller falls back).
-  // Throws ingot::Error when a call fails.
+  // false when cuBLASLt has no algorithm for it, or a pointer is not
+  // kLtMinAlign-byte aligned (the caller falls back). With planIfMissing
+  // false (stream capture) only shapes already prepared run here: no
+  // heuristic query is made. Throws ingot::Error when a call fails.
   bool gemm(DType ab, bool cF32, LtEpilogue epi, CUdeviceptr a, CUdeviceptr w, CUdeviceptr bias,
-            CUdeviceptr c, int64_t m, int64_t n, int64_t k, CUstream stream, const std::string &what);
+            CUdeviceptr c, int64_t m, int64_t n, int64_t k, CUstream stream, const std::string &what,
+            bool planIfMissing = true);
   // Chooses (and caches) the algorithm for a shape; false when none.
   bool prepare(DType ab, bool cF32, LtEpilogue epi, bool bias, int64_t m, int64_t n, int64_t k);
   size_t cachedShapes() const { return plans_.size(); }

@@ -282,6 +282,7 @@ public:
       }
     }
     stage(tokens, positions, batch, runS);
+    unsynced_ = true; // from here the staging buffer may be in flight (even if a launch throws)
     upload(runT, runS);
     if (g) {
       INGOT_CU(d_, cuGraphLaunch, (g->exec, stream_),
@@ -482,8 +483,18 @@ private:
     // A private, 8-byte aligned, NUL-terminated copy (PTX must end in NUL).
     std::vector<uint64_t> buf(k->data()->size() / 8 + 1, 0);
     std::memcpy(buf.data(), k->data()->data(), k->data()->size());
-    INGOT_CU(d_, cuModuleLoadData, (&module_, buf.data()),
-             "loading the plan's CUDA module (" + c.why + ")");
+    // cuModuleLoadDataEx with an error log: a PTX image is JIT-compiled here,
+    // and the JIT's log is the only account of why it failed.
+    char log[8192] = {0};
+    int jitOpts[2] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+    void *jitVals[2] = {log, reinterpret_cast<void *>(uintptr_t(sizeof log - 1))};
+    const CUresult r = d_.cuModuleLoadDataEx(&module_, buf.data(), 2, jitOpts, jitVals);
+    if (r != CUDA_SUCCESS) {
+      module_ = nullptr;
+      log[sizeof log - 1] = 0;
+      throw Error(cudaErrorMessage(d_, r, "cuModuleLoadDataEx", "loading the plan's CUDA module (" + c.why + ")") +
+                  (log[0] ? std::string("; JIT log: ") + log : std::string()));
+    }
   }
 
   void describeTensors() {
@@ -983,9 +994,9 @@ private:
       }
       INGOT_CU(d_, cuStreamEndCapture, (stream_, &g.graph),
                "capturing the decode graph for " + std::to_string(b) + " sequences");
-      INGOT_CU(d_, cuGraphInstantiateWithFlags, (&g.exec, g.graph, 0),
+      GraphExec &kept = graphs_[b] = g; // release() destroys it if instantiation fails
+      INGOT_CU(d_, cuGraphInstantiateWithFlags, (&kept.exec, kept.graph, 0),
                "instantiating the decode graph for " + std::to_string(b) + " sequences");
-      graphs_[b] = g;
     }
     captureSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -1052,26 +1063,39 @@ private:
              "launching " + f.name + " for " + p.label);
   }
 
-  // cuBLASLt algorithms for every Linear / Logits shape at the token-count
-  // buckets 1, 2, 4, ... (decode graphs use exactly these); other counts are
-  // planned on first use and cached.
+  // cuBLASLt algorithms for every Linear / Logits / MoE-router shape at the
+  // token-count buckets 1, 2, 4, ... and at every decode-graph bucket (the
+  // capture runs only prepared shapes: cublasLtMatmulAlgoGetHeuristic is
+  // not called while capturing); other counts are planned on first use and
+  // cached.
   void prepareGemms() {
+    std::vector<int> graphB;
+    if (opts_.cudaGraphs && hasAttention_)
+      graphB = graphBuckets(std::min(maxSeqs_, maxTokens_));
     for (const DevStep &s : steps_) {
       const PreparedStep &p = *s.p;
-      if (p.op != fb::OpKind::Linear && p.op != fb::OpKind::Logits)
+      if (p.op != fb::OpKind::Linear && p.op != fb::OpKind::Logits && p.op != fb::OpKind::MoE)
         continue;
-      const bool logits = p.op == fb::OpKind::Logits;
+      const bool logits = p.op == fb::OpKind::Logits, moe = p.op == fb::OpKind::MoE;
       const int64_t n = slots_[size_t(p.in[1])].shape[0], k = cpuexec::lastDim(slots_[size_t(p.in[0])]);
       const int64_t maxM = logits ? maxSeqs_ : maxTokens_;
-      const bool cF32 = logits || slots_[size_t(p.out[0])].dtype == DType::F32;
+      const bool cF32 = logits || moe || slots_[size_t(p.out[0])].dtype == DType::F32;
+      const LtEpilogue epi = moe ? LtEpilogue::None : LtEpilogue(s.epilogue);
+      const bool bias = p.op == fb::OpKind::Linear && p.in.size() > 2;
+      std::set<int64_t> ms;
       for (int64_t m : graphBuckets(maxM))
-        lt_->prepare(dtype_, cF32, LtEpilogue(s.epilogue), !logits && p.in.size() > 2, m, n, k);
+        ms.insert(m);
+      for (int b : graphB) // a decode graph of b sequences runs b tokens
+        ms.insert(b);
+      for (int64_t m : ms)
+        lt_->prepare(dtype_, cF32, epi, bias, m, n, k);
     }
   }
 
   void gemm(const Fn &f, const PreparedStep &p, CUdeviceptr a, CUdeviceptr w, CUdeviceptr bias,
-            CUdeviceptr c, int64_t m, int64_t n, int64_t k, int cF32, int epi) {
-    if (lt_ && lt_->gemm(dtype_, cF32 != 0, LtEpilogue(epi), a, w, bias, c, m, n, k, stream_, p.label))
+            CUdeviceptr c, int64_t m, int64_t n, int64_t k, int cF32, int epi, bool capturing = false) {
+    if (lt_ && lt_->gemm(dtype_, cF32 != 0, LtEpilogue(epi), a, w, bias, c, m, n, k, stream_, p.label,
+                         /*planIfMissing=*/!capturing))
       return;
     IngotGemmParams g{};
     g.a = dp(a);
@@ -1120,7 +1144,7 @@ private:
         // A Linear may write the f32 logits output from compute-dtype rows.
         gemm(s.main, p, in(0), in(1), p.in.size() > 2 ? in(2) : 0, out(0), rows(slot(0)),
              slots_[size_t(p.in[1])].shape[0], cpuexec::lastDim(slot(0)),
-             slots_[size_t(p.out[0])].dtype == DType::F32 ? 1 : 0, s.epilogue);
+             slots_[size_t(p.out[0])].dtype == DType::F32 ? 1 : 0, s.epilogue, capturing);
         break;
       case fb::OpKind::RmsNorm:
       case fb::OpKind::LayerNorm:
@@ -1189,7 +1213,7 @@ private:
         break;
       }
       case fb::OpKind::Attention: attention(s, p, T, S, decode, maxQuery, maxCtx, capturing); break;
-      case fb::OpKind::MoE: moe(s, p, rows(slot(0))); break;
+      case fb::OpKind::MoE: moe(s, p, rows(slot(0)), capturing); break;
       case fb::OpKind::Elementwise: {
         IngotEwParams e{};
         bool aligned = true;
@@ -1235,7 +1259,7 @@ private:
         g.last_of_query_start = 1;
         launch(s.gather, ingot_gather_rows_launch(g, eb), g, p);
         gemm(s.main, p, scratchBase_ + gatherOff_, in(1), 0, out(0), S,
-             slots_[size_t(p.in[1])].shape[0], H, 1, INGOT_GEMM_EPI_NONE);
+             slots_[size_t(p.in[1])].shape[0], H, 1, INGOT_GEMM_EPI_NONE, capturing);
         break;
       }
       default: throw Error(p.label + ": the CUDA executor cannot run this op");
@@ -1246,7 +1270,7 @@ private:
   // The MoE step as moe_abi.h lays it out: router GEMM (fp32 logits), top-k
   // routing, counting-sort permutation, grouped gate/up GEMMs, silu*up,
   // grouped down GEMM, weighted combine; all on the stream, nothing read back.
-  void moe(const DevStep &s, const PreparedStep &p, int64_t tokens) {
+  void moe(const DevStep &s, const PreparedStep &p, int64_t tokens, bool capturing) {
     const TensorSlot &x = slots_[size_t(p.in[0])];
     const int64_t H = cpuexec::lastDim(x);
     const int64_t E = slots_[size_t(p.in[1])].shape[0], I = slots_[size_t(p.in[2])].shape[1];
@@ -1258,7 +1282,8 @@ private:
     const CUdeviceptr base = scratchBase_ + moeOff_;
     auto at = [&](long long off) { return dp(base + CUdeviceptr(off)); };
     const CUdeviceptr xin = tensorPtr(p.in[0]);
-    gemm(s.main, p, xin, tensorPtr(p.in[1]), 0, base + CUdeviceptr(L.logits), tokens, E, H, 1, INGOT_GEMM_EPI_NONE);
+    gemm(s.main, p, xin, tensorPtr(p.in[1]), 0, base + CUdeviceptr(L.logits), tokens, E, H, 1, INGOT_GEMM_EPI_NONE,
+         capturing);
     IngotMoeRouteParams r{};
     r.router_logits = static_cast<const float *>(at(L.logits));
     r.topk_ids = static_cast<int *>(at(L.topk_ids));
