@@ -120,12 +120,17 @@ ATTN_INSTANCE(__nv_bfloat16, bf16, 32, 1)
 ATTN_INSTANCE(__nv_bfloat16, bf16, 64, 2)
 ATTN_INSTANCE(__nv_bfloat16, bf16, 64, 4)
 ATTN_INSTANCE(__half, f16, 32, 2)
+// G = 3 divides neither the plain kernel's row tile (128 rows at D = 32 f32, 64 at
+// D = 64 bf16) nor the mma kernel's 64 rows (as Qwen2.5's G = 7, Qwen2's G = 6).
+ATTN_INSTANCE(float, f32, 32, 3)
+ATTN_INSTANCE(__nv_bfloat16, bf16, 64, 3)
 
 // The mma prefill through the CPU fragment model (not registered: the fake
 // driver must not find an mma kernel, the GPU-only variant).
 __global__ void mmaModelBf16D16G2(IngotAttnParams p) { ingot_attn_prefill_mma_impl<__nv_bfloat16, 16, 2>(p); }
 __global__ void mmaModelBf16D32G4(IngotAttnParams p) { ingot_attn_prefill_mma_impl<__nv_bfloat16, 32, 4>(p); }
 __global__ void mmaModelF16D32G1(IngotAttnParams p) { ingot_attn_prefill_mma_impl<__half, 32, 1>(p); }
+__global__ void mmaModelBf16D32G3(IngotAttnParams p) { ingot_attn_prefill_mma_impl<__nv_bfloat16, 32, 3>(p); }
 
 using ingot::cudaemu::FiberOrder;
 using ingot::cudaemu::LaunchOptions;
@@ -554,6 +559,15 @@ TEST(CudaAttention, PrefillMmaFragmentModel) {
   runMmaModel({Dt::BF16, 16, 2, 16, 0}, mmaModelBf16D16G2, kMixed, 11);
   runMmaModel({Dt::BF16, 32, 4, 8, 30, FiberOrder::Reverse}, mmaModelBf16D32G4, kMixed, 12);
   runMmaModel({Dt::F16, 32, 1, 16, 0}, mmaModelF16D32G1, kMixed, 13);
+}
+
+// A GQA group that does not divide the prefill row tiles (the last rows of a
+// tile idle): these instances did not compile before (static_assert).
+TEST(CudaAttention, GroupNotDividingRowTile) {
+  runCase({Dt::F32, 32, 3, 8, 0});
+  runCase({Dt::BF16, 64, 3, 16, 20, FiberOrder::Reverse});
+  runMmaModel({Dt::BF16, 32, 3, 8, 0}, mmaModelBf16D32G3, kMixed, 14);
+  runMmaModel({Dt::BF16, 32, 3, 16, 25, FiberOrder::Reverse}, mmaModelBf16D32G3, kMixed, 15);
 }
 
 // max_splits below what a context needs (a host bug): that sequence's

@@ -389,6 +389,32 @@ TEST(CudaSampling, GreedyMatchesCpuArgmax) {
   }
 }
 
+// A denormal temperature: 1 / T is +inf in fp32, so the weights of the top token
+// would be expf(0 * inf) = NaN; the kernel samples greedily there, as the CPU
+// sampler (double 1 / T) in effect does.
+TEST(CudaSampling, DenormalTemperatureIsGreedy) {
+  const long long V = 300;
+  std::vector<SampleRow> rows;
+  for (int i = 0; i < 3; ++i) {
+    SampleRow r;
+    r.logits.resize(size_t(V));
+    for (long long j = 0; j < V; ++j)
+      r.logits[size_t(j)] = float((j * 37 + i * 11) % 101) * 0.01f - float(j == 123 + i) * -5.0f;
+    r.temp = i == 0 ? 1e-39f : i == 1 ? 1e-44f : 2e-39f;
+    r.topP = i == 2 ? 0.9f : 1.0f;
+    r.counter = i;
+    rows.push_back(r);
+  }
+  const auto got = runSampler(rows, V);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::mt19937_64 g(1);
+    EXPECT_EQ(got[i], 123 + int(i)) << "row " << i;
+    EXPECT_EQ(got[i], ingot::sampleFiltered(rows[i].logits.data(), V, rows[i].temp, 0,
+                                            rows[i].topP, 0.0f, g))
+        << "row " << i;
+  }
+}
+
 TEST(CudaSampling, MatchesDocumentedProcedure) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 2.0f);

@@ -296,8 +296,9 @@ __device__ __forceinline__ void ingot_attn_decode_combine_impl(const IngotAttnPa
 // Block (qtile, kvh, s), 128 threads. A row is one (query token, head of
 // the GQA group) pair: row r = token_in_tile * G + g, so the G heads sharing
 // KV head kvh share every staged K/V tile. TPR = clamp(D/32, 1, 8) threads
-// per row (rounded down to a power of two dividing D/8), ROWS = 128/TPR rows, TT = ROWS/G tokens per block. Thread (r,
-// part) keeps its 16-byte chunks part, part+TPR, ... of q and of the fp32
+// per row (rounded down to a power of two dividing D/8), ROWS = 128/TPR rows,
+// TT = floor(ROWS/G) tokens per block (G <= ROWS; rows past TT*G idle). Thread
+// (r, part) keeps its 16-byte chunks part, part+TPR, ... of q and of the fp32
 // output accumulator in registers.
 // Key loop: tiles of BK = clamp(2048/D, 16, 64) keys aligned to absolute
 // cache positions, from the tile holding the block's lowest visible key
@@ -329,7 +330,10 @@ __device__ __forceinline__ void ingot_attn_prefill_impl(const IngotAttnParams &p
   constexpr int NC = D / CH;
   constexpr int TPR = ingot_attn_prefill_tpr_c<D>();
   constexpr int ROWS = INGOT_ATTN_PREFILL_THREADS / TPR;
-  static_assert(ROWS % G == 0, "GQA group must divide the row tile");
+  // G need not divide ROWS (Qwen2.5: G = 7, Qwen2: G = 6): the last ROWS - TT*G
+  // rows of the tile are idle (their token index r / G >= TT lies past t1, so
+  // `active` below is false for them; they still take part in the shuffles).
+  static_assert(G <= ROWS, "GQA group larger than the row tile");
   constexpr int TT = ROWS / G;
   constexpr int CPT = NC / TPR;
   constexpr int BK = (2048 / D) < 16 ? 16 : ((2048 / D) > 64 ? 64 : (2048 / D));
@@ -534,7 +538,8 @@ template <class T, int D, int G>
 __device__ __forceinline__ void ingot_attn_prefill_mma_impl(const IngotAttnParams &p) {
   static_assert(sizeof(T) == 2, "the mma variant is for bf16/f16 storage");
   static_assert(D % 16 == 0, "head dim must be a multiple of 16");
-  static_assert(INGOT_ATTN_MMA_ROWS % G == 0, "GQA group must divide 64");
+  // As the plain kernel: rows past TT*G (G not dividing 64) are idle (inactive).
+  static_assert(G <= INGOT_ATTN_MMA_ROWS, "GQA group larger than the 64-row tile");
   constexpr int TT = INGOT_ATTN_MMA_ROWS / G;
   constexpr int BK = D <= 128 ? 64 : 32;
   constexpr int KS = D + 8;  // K row stride (elements)

@@ -115,7 +115,8 @@ inline int ingot_attn_prefill_tpr(int D) {
   return p;
 }
 inline int ingot_attn_prefill_rows(int D) { return INGOT_ATTN_PREFILL_THREADS / ingot_attn_prefill_tpr(D); }
-// Query tokens per block: rows / G (plain) or 64 / G (mma).
+// Query tokens per block: floor(rows / G) (plain) or floor(64 / G) (mma); G need
+// not divide the row tile (the rows past tokens * G are idle), but G <= rows.
 inline int ingot_attn_prefill_tile_tokens(int D, int G, bool mma) {
   const int rows = mma ? INGOT_ATTN_MMA_ROWS : ingot_attn_prefill_rows(D);
   const int t = G > 0 ? rows / G : 0;
@@ -149,6 +150,14 @@ inline const char *ingot_attn_check(const IngotAttnParams &p, int G, int D, bool
     return "attention: empty batch (num_seqs / num_tokens)";
   if (p.sliding_window < 0)
     return "attention: sliding_window must be >= 0";
+  // The kernels read q and the caches and write out with 16-byte (uint4) accesses
+  // and no unaligned fallback: on a GPU a misaligned one faults (the emulation on
+  // x86 does not), so check the bases here (the per-row offsets are multiples of
+  // D elements, i.e. of 16 bytes).
+  if (((reinterpret_cast<unsigned long long>(p.q) | reinterpret_cast<unsigned long long>(p.k_cache) |
+        reinterpret_cast<unsigned long long>(p.v_cache) | reinterpret_cast<unsigned long long>(p.out)) &
+       15ull) != 0)
+    return "attention: q, k_cache, v_cache and out must be 16-byte aligned";
   if (!(p.softcap >= 0.0f))
     return "attention: softcap must be >= 0";
   if (decode) {

@@ -3,7 +3,8 @@
 // row. Host-side reference for the RNG: sampling_abi.h.
 //
 // Definition (row r, vocab V, logits l):
-//  * Greedy when !(temperature > 0) or top_k == 1: argmax of l, lowest index
+//  * Greedy when !(temperature > 0), 1 / temperature overflows fp32 (denormal
+//    temperatures) or top_k == 1: argmax of l, lowest index
 //    on ties, NaN never wins (all NaN: 0). Also when the largest non-NaN
 //    logit is not finite (+inf, or all -inf/NaN), as the CPU sampler does.
 //  * Otherwise weights w_i = expf((l_i - max) / T) in fp32 (NaN: 0), so the
@@ -188,7 +189,10 @@ __device__ __forceinline__ void ingot_sample_f32_impl(const IngotSampleParams &p
   const float temp = p.temperature[row];
   const int topk = p.top_k ? p.top_k[row] : 0;
   const float topp = p.top_p ? p.top_p[row] : 1.0f;
-  if (!(temp > 0.0f) || topk == 1) {
+  // A temperature below ~2.9e-39 (denormal) has 1 / T = +inf in fp32, and the top
+  // token's weight would be expf(0 * inf) = NaN (the draw then returns token 0);
+  // the CPU sampler (double 1 / T) picks the argmax there, so do that.
+  if (!(temp > 0.0f) || topk == 1 || !(1.0f / temp <= 3.402823466e38f)) {
     const int best = ingot_sample_argmax(l, V, ingot_sample_red, ingot_sample_redi);
     if (threadIdx.x == 0)
       p.out_tokens[row] = best;
