@@ -1392,9 +1392,12 @@ private:
     a.sliding_window = int(p.attn.slidingWindow);
     a.scale = p.attn.scale;
     a.softcap = 0.0f;
-    if (decode) {
-      // Graphs fix the grid at capture: enough splits for the longest context.
+    // Graphs fix the grid at capture: enough splits for the longest context.
+    if (decode)
       a.max_splits = capturing ? maxSplits_ : ingot_attn_decode_num_splits(maxCtx, s.splitTokens);
+    if (const char *bad = ingot_attn_check(a, s.group, s.headDim, decode))
+      throw Error(p.label + ": " + bad);
+    if (decode) {
       launch(s.decode, ingot_attn_decode_launch(a, s.group, s.headDim), a, p);
       if (a.max_splits > 1 || capturing)
         launch(s.combine, ingot_attn_decode_combine_launch(a), a, p);
