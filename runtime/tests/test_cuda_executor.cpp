@@ -17,6 +17,7 @@
 #include "cuda/kernels/elementwise_abi.h"
 #include "cuda/kernels/sampling_abi.h"
 #include "fake_cuda_driver.h"
+#include "sampling_reference.h"
 #include "ingot/runtime/error.h"
 #include "ingot/runtime/engine.h"
 #include "ingot/runtime/executor.h"
@@ -681,72 +682,8 @@ TEST_F(CudaExec, MissingMmaVariantFallsBackAndMissingRequiredFails) {
 // Device sampling (Executor::sampleOnDevice, ingot_sample_f32 after the step,
 // and the engine's use of it).
 
-// The documented procedure of ingot_sample_f32 (runtime/cuda/kernels/
-// sampling.cuh), written here from its definition with a sort and double
-// sums: greedy rule, fp32 weights, top-k then top-p in (w desc, index asc)
-// order, one Philox uniform for (seed, counter), the draw in index order.
 int32_t referenceDeviceSample(const float *l, int64_t V, const DeviceSampleParams &q) {
-  auto argmax = [&] {
-    int64_t best = -1;
-    for (int64_t i = 0; i < V; ++i)
-      if (!std::isnan(l[i]) && (best < 0 || l[i] > l[best]))
-        best = i;
-    return int32_t(best < 0 ? 0 : best);
-  };
-  if (!(q.temperature > 0.0f) || q.topK == 1)
-    return argmax();
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < V; ++i)
-    if (!std::isnan(l[i]))
-      mx = std::max(mx, l[i]);
-  if (!std::isfinite(mx))
-    return argmax();
-  const float invT = 1.0f / q.temperature;
-  std::vector<float> w(static_cast<size_t>(V));
-  std::vector<int64_t> order(static_cast<size_t>(V));
-  for (int64_t i = 0; i < V; ++i) {
-    w[size_t(i)] = std::isnan(l[i]) ? 0.0f : std::exp((l[i] - mx) * invT);
-    order[size_t(i)] = i;
-  }
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return w[size_t(a)] > w[size_t(b)] || (w[size_t(a)] == w[size_t(b)] && a < b);
-  });
-  size_t keep = size_t(V);
-  if (q.topK > 0 && q.topK < V)
-    keep = size_t(q.topK);
-  if (q.topP < 1.0f) {
-    double mass = 0;
-    for (size_t k = 0; k < keep; ++k)
-      mass += w[size_t(order[k])];
-    const double target = double(std::max(q.topP, 0.0f)) * mass;
-    double cum = 0;
-    size_t n = 0;
-    while (n < keep) {
-      cum += w[size_t(order[n])];
-      ++n;
-      if (cum >= target)
-        break;
-    }
-    keep = n;
-  }
-  std::vector<char> kept(static_cast<size_t>(V), 0);
-  double total = 0;
-  for (size_t k = 0; k < keep; ++k) {
-    kept[size_t(order[k])] = 1;
-    total += w[size_t(order[k])];
-  }
-  const double r = double(ingot_sample_uniform(q.seed, q.counter)) * total;
-  double cum = 0;
-  int64_t last = -1;
-  for (int64_t i = 0; i < V; ++i) {
-    if (!kept[size_t(i)] || !(w[size_t(i)] > 0.0f))
-      continue;
-    cum += w[size_t(i)];
-    last = i;
-    if (cum > r)
-      return int32_t(i);
-  }
-  return int32_t(last < 0 ? 0 : last);
+  return ingot::test::referenceDeviceSample(l, V, q.temperature, q.topK, q.topP, q.seed, q.counter);
 }
 
 size_t countLaunches(const FakeCudaDriver &f, const std::string &name) {

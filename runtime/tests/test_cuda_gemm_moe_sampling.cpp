@@ -13,6 +13,7 @@
 //    permute outputs checked against their definitions.
 #include "../src/cpu_kernels.h"
 #include "ingot/runtime/sampling.h"
+#include "sampling_reference.h"
 
 #include <gtest/gtest.h>
 
@@ -286,71 +287,9 @@ std::vector<int> runSampler(const std::vector<SampleRow> &rows, long long vocab,
   return out;
 }
 
-// The documented procedure (sampling.cuh), written from its definition with
-// a sort and double sums.
 int referenceSample(const SampleRow &r) {
-  const auto &l = r.logits;
-  const long long V = (long long)l.size();
-  auto argmax = [&] {
-    int best = -1;
-    for (long long i = 0; i < V; ++i)
-      if (!std::isnan(l[size_t(i)]) && (best < 0 || l[size_t(i)] > l[size_t(best)]))
-        best = int(i);
-    return best < 0 ? 0 : best;
-  };
-  if (!(r.temp > 0.0f) || r.topK == 1)
-    return argmax();
-  float mx = -INFINITY;
-  for (float v : l)
-    if (!std::isnan(v))
-      mx = std::max(mx, v);
-  if (!std::isfinite(mx))
-    return argmax();
-  const float invT = 1.0f / r.temp;
-  std::vector<float> w(static_cast<size_t>(V));
-  for (long long i = 0; i < V; ++i)
-    w[size_t(i)] = std::isnan(l[size_t(i)]) ? 0.0f : std::exp((l[size_t(i)] - mx) * invT);
-  std::vector<int> order(static_cast<size_t>(V));
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int a, int b) {
-    return w[size_t(a)] > w[size_t(b)] || (w[size_t(a)] == w[size_t(b)] && a < b);
-  });
-  size_t keep = size_t(V);
-  if (r.topK > 0 && r.topK < V)
-    keep = size_t(r.topK);
-  if (r.topP < 1.0f) {
-    double mass = 0;
-    for (size_t i = 0; i < keep; ++i)
-      mass += w[size_t(order[i])];
-    const double target = std::max(0.0, double(r.topP)) * mass;
-    double cum = 0;
-    size_t n = 0;
-    while (n < keep) {
-      cum += w[size_t(order[n])];
-      ++n;
-      if (cum >= target)
-        break;
-    }
-    keep = n;
-  }
-  std::vector<char> kept(size_t(V), 0);
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    kept[size_t(order[i])] = 1;
-    total += w[size_t(order[i])];
-  }
-  const double u = double(ingot_sample_uniform(r.seed, r.counter)) * total;
-  double cum = 0;
-  int last = -1;
-  for (long long j = 0; j < V; ++j) {
-    if (!kept[size_t(j)] || !(w[size_t(j)] > 0.0f))
-      continue;
-    cum += w[size_t(j)];
-    last = int(j);
-    if (cum > u)
-      return int(j);
-  }
-  return last < 0 ? 0 : last;
+  return ingot::test::referenceDeviceSample(r.logits.data(), (int64_t)r.logits.size(), r.temp,
+                                            r.topK, r.topP, r.seed, r.counter);
 }
 
 TEST(CudaSampling, GreedyMatchesCpuArgmax) {
