@@ -38,14 +38,6 @@ static_assert(int(fb::TransformKind::Cast) == int(WeightTransformKind::Cast) &&
 
 constexpr int64_t kDefaultKvBytes = int64_t(256) << 20;
 
-std::vector<int64_t> toShape(const flatbuffers::Vector<int64_t> *v) {
-  std::vector<int64_t> s;
-  if (v)
-    for (int64_t d : *v)
-      s.push_back(d);
-  return s;
-}
-
 std::string shapeString(const std::vector<int64_t> &s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i)
@@ -160,22 +152,9 @@ private:
   }
 
   void describeTensors() {
-    const auto &ts = *plan_.tensors();
-    tensors_.resize(ts.size());
-    for (size_t i = 0; i < ts.size(); ++i) {
-      const fb::TensorDesc *d = ts.Get(flatbuffers::uoffset_t(i));
-      TensorSlot &t = tensors_[i];
-      t.name = d->name() ? d->name()->str() : "#" + std::to_string(i);
-      t.kind = d->kind();
-      t.dtype = DType(d->dtype());
-      t.shape = toShape(d->shape());
-      INGOT_CHECK(d->id() == int32_t(i) || d->id() == 0,
-                  "tensor \"" + t.name + "\" at index " + std::to_string(i) +
-                      " has id " + std::to_string(d->id()));
-      for (int64_t dim : t.shape)
-        INGOT_CHECK(dim >= -2, "tensor \"" + t.name + "\" has invalid dim " + std::to_string(dim));
+    readTensorDescs(plan_, tensors_);
+    for (const TensorSlot &t : tensors_)
       checkedNumel(t.shape, maxTokens_, maxSeqs_, "tensor \"" + t.name + "\"");
-    }
   }
 
   void bindArena(const fb::MemoryPlan &mem) {

@@ -6,6 +6,7 @@
 #pragma once
 #include "cpu_kernels.h"
 #include "ingot/runtime/dtype.h"
+#include "ingot/runtime/error.h"
 #include "ingot/runtime/kv_cache.h"
 #include "ingot/schema/plan_generated.h"
 
@@ -92,6 +93,36 @@ struct BatchLimits {
 // executors. Throws ingot::Error naming the sequence and value.
 void validateBatch(const std::vector<int32_t> &tokens, const std::vector<int32_t> &positions,
                    const BatchMeta &batch, const BatchLimits &lim);
+
+// A FlatBuffers shape as a vector (empty when absent).
+inline std::vector<int64_t> toShape(const flatbuffers::Vector<int64_t> *v) {
+  std::vector<int64_t> s;
+  if (v)
+    for (int64_t d : *v)
+      s.push_back(d);
+  return s;
+}
+
+// Fills name, kind, dtype and shape of slots[i] from the plan's tensor list
+// (both executors' TensorSlot types have those fields) and checks what any
+// executor requires: ids match positions, dims are static or T/S.
+template <class Slot> void readTensorDescs(const fb::Plan &plan, std::vector<Slot> &slots) {
+  const auto &ts = *plan.tensors();
+  slots.resize(ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const fb::TensorDesc *d = ts.Get(flatbuffers::uoffset_t(i));
+    Slot &t = slots[i];
+    t.name = d->name() ? d->name()->str() : "#" + std::to_string(i);
+    t.kind = d->kind();
+    t.dtype = DType(d->dtype());
+    t.shape = toShape(d->shape());
+    INGOT_CHECK(d->id() == int32_t(i) || d->id() == 0,
+                "tensor \"" + t.name + "\" at index " + std::to_string(i) + " has id " +
+                    std::to_string(d->id()));
+    for (int64_t dim : t.shape)
+      INGOT_CHECK(dim >= -2, "tensor \"" + t.name + "\" has invalid dim " + std::to_string(dim));
+  }
+}
 
 } // namespace cpuexec
 } // namespace ingot

@@ -57,17 +57,11 @@ namespace {
 namespace fb = ::ingot::plan;
 using cpuexec::PreparedStep;
 using cpuexec::TensorSlot;
+using cpuexec::toShape;
 
 constexpr size_t kAlign = 256;
 size_t alignUp(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
 
-std::vector<int64_t> toShape(const flatbuffers::Vector<int64_t> *v) {
-  std::vector<int64_t> s;
-  if (v)
-    for (int64_t d : *v)
-      s.push_back(d);
-  return s;
-}
 
 int64_t numelAt(const std::vector<int64_t> &shape, int64_t T, int64_t S) {
   int64_t n = 1;
@@ -498,18 +492,7 @@ private:
   }
 
   void describeTensors() {
-    const auto &ts = *plan_.tensors();
-    slots_.resize(ts.size());
-    for (size_t i = 0; i < ts.size(); ++i) {
-      const fb::TensorDesc *d = ts.Get(flatbuffers::uoffset_t(i));
-      TensorSlot &t = slots_[i];
-      t.name = d->name() ? d->name()->str() : "#" + std::to_string(i);
-      t.kind = d->kind();
-      t.dtype = DType(d->dtype());
-      t.shape = toShape(d->shape());
-      for (int64_t dim : t.shape)
-        INGOT_CHECK(dim >= -2, "tensor \"" + t.name + "\" has invalid dim " + std::to_string(dim));
-    }
+    cpuexec::readTensorDescs(plan_, slots_);
     const int32_t lo = plan_.logits_output();
     INGOT_CHECK(lo >= 0 && size_t(lo) < slots_.size(), "plan logits_output is not a valid tensor id");
     const TensorSlot &l = slots_[size_t(lo)];
