@@ -215,33 +215,46 @@ public:
       return true;
     }
 
+    std::vector<Choice *> cs;
     for (size_t i = 0; i < out_.seqs.size(); ++i) {
-      const ScheduledSeq &q = out_.seqs[i];
-      auto it = bySeq_.find(q.id);
-      if (it == bySeq_.end())
-        continue;
-      Request &r = *it->second.first;
-      Choice &c = *it->second.second;
-      countPrompt(r, q);
-      if (!q.sample)
+      Request *r = choicesOfRow(i, cs);
+      if (!r)
         continue;
       const float *row = logits + int64_t(i) * vocab_;
-      if (!r.forked) {
-        r.forked = true;
-        for (int k = 1; k < r.req.sampling.n; ++k) {
-          Choice &child = newChoice(r, k);
-          sched_->fork(c.seq, child.seq);
-        }
-        // Choice 0 first, then the children, all from this row.
-        const size_t n = r.choices.size();
-        for (size_t k = 0; k < n; ++k)
-          sampleChoice(r, *r.choices[k], row);
-      } else {
-        sampleChoice(r, c, row);
-      }
+      for (Choice *ch : cs)
+        sampleChoice(*r, *ch, row);
     }
     publishStats();
     return true;
+  }
+
+  // The choices that draw a token from batch row `i` (into `cs`) and their
+  // request, or nullptr when the row samples nothing. Counts the prompt
+  // tokens the row consumed; the first time a request samples it forks its
+  // other n-1 choices, and all of them draw from this row, choice 0 first.
+  Request *choicesOfRow(size_t i, std::vector<Choice *> &cs) {
+    cs.clear();
+    const ScheduledSeq &q = out_.seqs[i];
+    auto it = bySeq_.find(q.id);
+    if (it == bySeq_.end())
+      return nullptr;
+    Request &r = *it->second.first;
+    Choice &c = *it->second.second;
+    countPrompt(r, q);
+    if (!q.sample)
+      return nullptr;
+    if (!r.forked) {
+      r.forked = true;
+      for (int k = 1; k < r.req.sampling.n; ++k) {
+        Choice &child = newChoice(r, k);
+        sched_->fork(c.seq, child.seq);
+      }
+      for (auto &ch : r.choices)
+        cs.push_back(ch.get());
+    } else {
+      cs.push_back(&c);
+    }
+    return &r;
   }
 
   // The sampling half of step() when the executor samples on the device:
@@ -258,28 +271,12 @@ public:
     std::vector<Draw> draws;
     devParams_.clear();
     bool host = false;
+    std::vector<Choice *> cs;
     for (size_t i = 0; i < out_.seqs.size(); ++i) {
-      const ScheduledSeq &q = out_.seqs[i];
-      auto it = bySeq_.find(q.id);
-      if (it == bySeq_.end())
+      Request *rp = choicesOfRow(i, cs);
+      if (!rp)
         continue;
-      Request &r = *it->second.first;
-      Choice &c = *it->second.second;
-      countPrompt(r, q);
-      if (!q.sample)
-        continue;
-      std::vector<Choice *> cs;
-      if (!r.forked) {
-        r.forked = true;
-        for (int k = 1; k < r.req.sampling.n; ++k) {
-          Choice &child = newChoice(r, k);
-          sched_->fork(c.seq, child.seq);
-        }
-        for (auto &ch : r.choices) // choice 0 first, then the children
-          cs.push_back(ch.get());
-      } else {
-        cs.push_back(&c);
-      }
+      Request &r = *rp;
       for (Choice *ch : cs) {
         Draw d{&r, ch, int64_t(i), SIZE_MAX};
         if (r.onDevice) {
