@@ -2,7 +2,6 @@
 plan, start `ingot serve` on a free loopback port, read /metrics."""
 import os
 import re
-import select
 import signal
 import subprocess
 import threading
@@ -32,29 +31,32 @@ class Server:
     def __init__(self, plan, *args, timeout=60):
         self.proc = subprocess.Popen([str(BIN / "ingot"), "serve", str(plan), "--port", "0", *map(str, args)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # One thread reads stderr from the start: select() on the pipe would
+        # miss lines already pulled into the text wrapper's buffer (the
+        # server prints its device line and its "listening" line together).
         self.lines = []
-        deadline = time.time() + timeout
+        self._listening = threading.Event()
         self.port = None
-        while self.port is None:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"ingot serve exited {self.proc.returncode}:\n{self.proc.stderr.read()}")
-            if time.time() > deadline:
-                self.proc.kill()
-                raise AssertionError("ingot serve did not start")
-            ready, _, _ = select.select([self.proc.stderr], [], [], 0.5)
-            if ready:
-                line = self.proc.stderr.readline()
-                self.lines.append(line)
-                m = re.search(r"listening on http://([0-9.]+):(\d+)", line)
-                if m:
-                    self.port = int(m.group(2))
-        self.url = f"http://127.0.0.1:{self.port}"
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        deadline = time.time() + timeout
+        while not self._listening.wait(0.1):
+            if self.proc.poll() is not None:
+                self._reader.join(5)
+                raise AssertionError(f"ingot serve exited {self.proc.returncode}:\n{''.join(self.lines)}")
+            if time.time() > deadline:
+                self.proc.kill()
+                raise AssertionError("ingot serve did not start:\n" + "".join(self.lines))
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def _read(self):
         for line in self.proc.stderr:
             self.lines.append(line)
+            if self.port is None:
+                m = re.search(r"listening on http://([0-9.]+):(\d+)", line)
+                if m:
+                    self.port = int(m.group(2))
+                    self._listening.set()
 
     def metrics(self):
         text = requests.get(self.url + "/metrics", timeout=10).text
